@@ -1,0 +1,80 @@
+package dev.tornadodiffusion.tensor;
+
+/**
+ * Every tensor operation the diffusion models need. Model code calls these and never loops over
+ * elements itself, so the same model runs eagerly on the CPU or recorded into a TornadoVM plan.
+ *
+ * Inputs may be any view (strided, any float dtype for weights); outputs are new dense F32 tensors.
+ * Layouts follow PyTorch: images are NCHW, token sequences are [batch, tokens, channels].
+ */
+public interface Backend {
+
+    String name();
+
+    /** {@code a @ b} over the last two dimensions; leading (batch) dimensions broadcast. */
+    Tensor matmul(Tensor a, Tensor b);
+
+    /** {@code x @ weight^T + bias} over the last dimension; weight is [out, in] in F32, F16 or BF16; bias may be null. */
+    Tensor linear(Tensor x, Tensor weight, Tensor bias);
+
+    /** 2-D convolution, NCHW input, weight [out, in/groups, kh, kw], symmetric zero padding; bias may be null. */
+    Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int groups);
+
+    /** Zero padding of the last two dimensions of NCHW. */
+    Tensor pad2d(Tensor x, int left, int right, int top, int bottom);
+
+    /**
+     * Multi-head scaled-dot-product attention, fused: no [Nq, Nk] score matrix is allocated.
+     * q [B, Nq, H*D], k [B, Nk, H*D], v [B, Nk, H*Dv] -> [B, Nq, H*Dv], scale 1/sqrt(D).
+     * With {@code causal}, query i attends to keys 0..i.
+     */
+    Tensor attention(Tensor q, Tensor k, Tensor v, int heads, boolean causal);
+
+    /** GroupNorm over dimension 1 of [N, C, ...], affine; optionally followed by SiLU in the same pass. */
+    Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, boolean silu);
+
+    /** LayerNorm over the last dimension; weight and bias may be null. */
+    Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps);
+
+    /** Softmax over the last dimension. */
+    Tensor softmax(Tensor x);
+
+    Tensor silu(Tensor x);
+
+    /** Exact GELU, {@code x * Phi(x)} with erf. */
+    Tensor gelu(Tensor x);
+
+    /** The tanh approximation of GELU. */
+    Tensor geluTanh(Tensor x);
+
+    /** {@code x * sigmoid(1.702 x)}, as in OpenAI CLIP. */
+    Tensor quickGelu(Tensor x);
+
+    /** Element-wise with NumPy broadcasting. */
+    Tensor add(Tensor a, Tensor b);
+
+    Tensor sub(Tensor a, Tensor b);
+
+    Tensor mul(Tensor a, Tensor b);
+
+    Tensor scale(Tensor x, float s);
+
+    /** Concatenation along {@code dim}; all other dimensions must agree. */
+    Tensor concat(int dim, Tensor... xs);
+
+    /** Nearest-neighbour 2x upsampling of the last two dimensions. */
+    Tensor upsampleNearest2x(Tensor x);
+
+    /**
+     * Sinusoidal timestep embedding as diffusers' {@code get_timestep_embedding}: timesteps [N] ->
+     * [N, dim], frequencies {@code exp(-ln(maxPeriod) * i / (half - downscaleFreqShift))}, in float32.
+     * Order [sin, cos], or [cos, sin] with {@code flipSinToCos}.
+     */
+    Tensor timestepEmbedding(Tensor timesteps, int dim, boolean flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod);
+
+    /** A dense copy in the given dtype. */
+    default Tensor cast(Tensor x, DType dtype) { return x.to(dtype); }
+
+    /** A dense copy of a view. */
+    default Tensor contiguous(Tensor x) { return x.contiguous(); }
+}

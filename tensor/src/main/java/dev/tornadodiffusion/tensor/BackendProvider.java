@@ -1,0 +1,14 @@
+package dev.tornadodiffusion.tensor;
+
+/** Service interface through which optional backends (TornadoVM) are found at run time. */
+public interface BackendProvider {
+    /** The name users select it by, e.g. "tornado". */
+    String name();
+
+    /** Whether it can run in this JVM; if not, {@link #unavailableReason()} says how to fix that. */
+    boolean available();
+
+    String unavailableReason();
+
+    Backend create();
+}
