@@ -62,6 +62,12 @@ public final class TornadoBackend implements Backend {
     /** The device the plans run on. */
     public String device() { return deviceName; }
 
+    /** Forward passes recorded (and kept for replay). */
+    synchronized int recordedPlans() { return plans.size(); }
+
+    /** One-op plans of eager mode. */
+    synchronized int eagerPlans() { return eager.size(); }
+
     // ---- record and replay
 
     @Override
