@@ -1,0 +1,98 @@
+package dev.tornadodiffusion.diffusion.pipelines;
+
+import dev.tornadodiffusion.tensor.Tensor;
+
+/**
+ * What to generate. Null fields mean "the pipeline's default" (diffusers' defaults: steps 50, guidance 7.5
+ * for SD and 5.0 for SDXL, size = unet.sample_size * vae scale factor, the folder's own scheduler).
+ * Build with {@link #builder(String)}.
+ */
+public record GenerationRequest(
+        String prompt,
+        String negativePrompt,
+        Integer steps,
+        Float guidanceScale,
+        float guidanceRescale,
+        String sampler,
+        long seed,
+        Integer width,
+        Integer height,
+        int batch,
+        Tensor initImage,
+        float strength,
+        Float denoisingStart,
+        Float denoisingEnd,
+        float aestheticScore,
+        float negativeAestheticScore,
+        int clipSkip,
+        Tensor latents,
+        Tensor promptEmbeds,
+        Tensor negativePromptEmbeds,
+        Tensor pooledPromptEmbeds,
+        Tensor negativePooledPromptEmbeds) {
+
+    public GenerationRequest {
+        if (prompt == null && promptEmbeds == null) throw new IllegalArgumentException("a prompt is required");
+        if (steps != null && steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
+        if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+        if (width != null && (width < 8 || width % 8 != 0)) throw new IllegalArgumentException("width must be a positive multiple of 8, got " + width);
+        if (height != null && (height < 8 || height % 8 != 0)) throw new IllegalArgumentException("height must be a positive multiple of 8, got " + height);
+        if (strength <= 0 || strength > 1) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
+        if (clipSkip < 0) throw new IllegalArgumentException("clip skip must be >= 0, got " + clipSkip);
+    }
+
+    public static Builder builder(String prompt) { return new Builder().prompt(prompt); }
+
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.prompt = prompt; b.negativePrompt = negativePrompt; b.steps = steps; b.guidanceScale = guidanceScale;
+        b.guidanceRescale = guidanceRescale; b.sampler = sampler; b.seed = seed; b.width = width; b.height = height;
+        b.batch = batch; b.initImage = initImage; b.strength = strength; b.denoisingStart = denoisingStart;
+        b.denoisingEnd = denoisingEnd; b.aestheticScore = aestheticScore; b.negativeAestheticScore = negativeAestheticScore;
+        b.clipSkip = clipSkip; b.latents = latents; b.promptEmbeds = promptEmbeds; b.negativePromptEmbeds = negativePromptEmbeds;
+        b.pooledPromptEmbeds = pooledPromptEmbeds; b.negativePooledPromptEmbeds = negativePooledPromptEmbeds;
+        return b;
+    }
+
+    public static final class Builder {
+        private String prompt, negativePrompt, sampler;
+        private Integer steps, width, height;
+        private Float guidanceScale, denoisingStart, denoisingEnd;
+        private float guidanceRescale, strength = 0.8f, aestheticScore = 6.0f, negativeAestheticScore = 2.5f;
+        private long seed;
+        private int batch = 1, clipSkip;
+        private Tensor initImage, latents, promptEmbeds, negativePromptEmbeds, pooledPromptEmbeds, negativePooledPromptEmbeds;
+
+        public Builder prompt(String v) { prompt = v; return this; }
+        public Builder negativePrompt(String v) { negativePrompt = v; return this; }
+        public Builder steps(Integer v) { steps = v; return this; }
+        public Builder guidanceScale(Float v) { guidanceScale = v; return this; }
+        public Builder guidanceRescale(float v) { guidanceRescale = v; return this; }
+        /** A scheduler class name (e.g. "EulerDiscreteScheduler") or short name (euler, euler-a, ddim, dpm++2m, ...). */
+        public Builder sampler(String v) { sampler = v; return this; }
+        public Builder seed(long v) { seed = v; return this; }
+        public Builder width(Integer v) { width = v; return this; }
+        public Builder height(Integer v) { height = v; return this; }
+        public Builder batch(int v) { batch = v; return this; }
+        /** Image-to-image: an [H, W, 3] image with values in [0, 1]. */
+        public Builder initImage(Tensor v) { initImage = v; return this; }
+        public Builder strength(float v) { strength = v; return this; }
+        public Builder denoisingStart(Float v) { denoisingStart = v; return this; }
+        public Builder denoisingEnd(Float v) { denoisingEnd = v; return this; }
+        public Builder aestheticScore(float v) { aestheticScore = v; return this; }
+        public Builder negativeAestheticScore(float v) { negativeAestheticScore = v; return this; }
+        public Builder clipSkip(int v) { clipSkip = v; return this; }
+        /** Initial latents (unscaled, as diffusers' {@code latents=}); replaces the seeded noise. */
+        public Builder latents(Tensor v) { latents = v; return this; }
+        public Builder promptEmbeds(Tensor v) { promptEmbeds = v; return this; }
+        public Builder negativePromptEmbeds(Tensor v) { negativePromptEmbeds = v; return this; }
+        public Builder pooledPromptEmbeds(Tensor v) { pooledPromptEmbeds = v; return this; }
+        public Builder negativePooledPromptEmbeds(Tensor v) { negativePooledPromptEmbeds = v; return this; }
+
+        public GenerationRequest build() {
+            return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, guidanceRescale, sampler, seed, width, height,
+                    batch, initImage, strength, denoisingStart, denoisingEnd, aestheticScore, negativeAestheticScore, clipSkip,
+                    latents, promptEmbeds, negativePromptEmbeds, pooledPromptEmbeds, negativePooledPromptEmbeds);
+        }
+    }
+}
