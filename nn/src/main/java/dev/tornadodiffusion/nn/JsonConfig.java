@@ -40,6 +40,8 @@ public final class JsonConfig {
 
     public boolean has(String key) { return root.hasNonNull(key); }
 
+    public boolean isList(String key) { return has(key) && root.get(key).isArray(); }
+
     /** The nested object {@code key}. */
     public JsonConfig child(String key) {
         JsonNode n = root.get(key);
