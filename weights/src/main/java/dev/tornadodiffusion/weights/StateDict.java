@@ -2,6 +2,7 @@ package dev.tornadodiffusion.weights;
 
 import dev.tornadodiffusion.tensor.Tensor;
 
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -20,6 +21,9 @@ public interface StateDict extends AutoCloseable {
 
     /** The tensor called {@code key}; a missing key is an error naming it and the source. */
     Tensor get(String key);
+
+    /** Free-form string metadata stored with the weights (safetensors {@code __metadata__}); empty when there is none. */
+    default Map<String, String> metadata() { return Map.of(); }
 
     @Override
     default void close() {}
