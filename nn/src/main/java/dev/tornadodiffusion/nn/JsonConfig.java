@@ -1,22 +1,17 @@
 package dev.tornadodiffusion.nn;
 
-import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tornadodiffusion.weights.Json;
 import dev.tornadodiffusion.weights.WeightFormatException;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
- * A model's {@code config.json} (diffusers / transformers field names) read with defaults: a field of the
- * wrong type is an error naming the file and the field; absent fields take the upstream default.
+ * Typed access to a model's {@code config.json} (diffusers / transformers field names) with the upstream defaults:
+ * absent or null fields take the default, a field of the wrong type is an error naming the file and the field.
  */
 public final class JsonConfig {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private final JsonNode root;
     private final String source;
 
@@ -26,14 +21,9 @@ public final class JsonConfig {
         this.source = source;
     }
 
+    /** The config in {@code file} (read by {@link Json#read(Path)}: a missing or malformed file is a one-line error). */
     public static JsonConfig read(Path file) throws IOException {
-        try {
-            return new JsonConfig(JSON.readTree(Files.readAllBytes(file)), file.toString());
-        } catch (NoSuchFileException e) {
-            throw new NoSuchFileException(file.toString(), null, "config file not found");
-        } catch (JacksonException e) {
-            throw new WeightFormatException(file + ": not valid JSON (" + e.getOriginalMessage() + ")");
-        }
+        return new JsonConfig(Json.read(file), file.toString());
     }
 
     public String source() { return source; }
