@@ -95,4 +95,24 @@ class AutoencoderKLTest {
             assertTrue(e.getMessage().contains("attentions.0"), e.getMessage());
         }
     }
+
+    /** Files saved before diffusers 0.18 name the mid-block attention query / key / value / proj_attn. */
+    @Test
+    void deprecatedAttentionNamesLoadTheSameModel() throws Exception {
+        Path dir = fixture("vae-sd");
+        AutoencoderKLConfig c = AutoencoderKLConfig.from(JsonConfig.read(dir.resolve("config.json")));
+        try (Safetensors w = Safetensors.open(dir.resolve("diffusion_pytorch_model.safetensors"));
+             Safetensors in = Safetensors.open(dir.resolve("inputs.safetensors"))) {
+            MapStateDict old = new MapStateDict();
+            for (String k : w.keys())
+                old.put(k.replace("attentions.0.to_q.", "attentions.0.query.").replace("attentions.0.to_k.", "attentions.0.key.")
+                        .replace("attentions.0.to_v.", "attentions.0.value.").replace("attentions.0.to_out.0.", "attentions.0.proj_attn."), w.get(k));
+            assertTrue(old.keys().contains("decoder.mid_block.attentions.0.proj_attn.weight"));
+            Params p = new Params(old, BE);
+            AutoencoderKL renamed = new AutoencoderKL(c, p);
+            p.checkAllUsed();
+            Tensor z = in.get("latent");
+            assertArrayEquals(new AutoencoderKL(c, new Params(w, BE)).decode(z).toFloatArray(), renamed.decode(z).toFloatArray(), 0f);
+        }
+    }
 }
