@@ -18,7 +18,7 @@ import java.util.Set;
 
 /**
  * One reference case folder (see the fixtures' README): {@code meta.json}, {@code inputs.safetensors},
- * {@code outputs.safetensors} and the model files. The component parity runners read it, compare every output
+ * {@code outputs.safetensors} next to the model files. The component parity runners read it, compare every output
  * they produce with {@link #absolute} / {@link #relative}, and {@link #checks()} adds a failing check for any
  * reference output that was not compared.
  */
@@ -26,7 +26,6 @@ public final class ParityCase implements AutoCloseable {
     public final Path dir;
     public final JsonNode meta;
     private final StateDict inputs, outputs;
-    private final List<StateDict> opened = new ArrayList<>();
     private final List<Check> checks = new ArrayList<>();
     private final Set<String> compared = new HashSet<>();
 
@@ -46,13 +45,6 @@ public final class ParityCase implements AutoCloseable {
             inputs.close();
             throw e;
         }
-    }
-
-    /** A weight file of the case, open until {@link #close()}. */
-    public StateDict weights(String file) throws IOException {
-        StateDict w = Safetensors.open(dir.resolve(file));
-        opened.add(w);
-        return w;
     }
 
     public Tensor input(String name) { return inputs.get(name); }
@@ -97,7 +89,6 @@ public final class ParityCase implements AutoCloseable {
 
     @Override
     public void close() {
-        for (StateDict w : opened) w.close();
         inputs.close();
         outputs.close();
     }

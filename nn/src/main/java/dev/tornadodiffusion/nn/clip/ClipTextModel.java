@@ -1,12 +1,18 @@
 package dev.tornadodiffusion.nn.clip;
 
+import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.nn.LayerNorm;
 import dev.tornadodiffusion.nn.Linear;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
+import dev.tornadodiffusion.weights.ModelFiles;
+import dev.tornadodiffusion.weights.StateDict;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -16,7 +22,7 @@ import java.util.List;
  * {@code text_model.} plus {@code text_projection.weight}. Only the causal mask is applied (as the SD pipelines
  * call it), so states after the end-of-text token depend on the padding id.
  */
-public final class ClipTextModel {
+public final class ClipTextModel implements AutoCloseable {
     public final ClipTextConfig config;
     public final Tensor token_embedding, position_embedding;
     public final List<ClipEncoderLayer> layers = new ArrayList<>();
@@ -24,13 +30,21 @@ public final class ClipTextModel {
     /** Null for a plain CLIPTextModel. */
     public final Linear text_projection;
     private final Backend be;
+    private final StateDict owned;
 
     /**
+     * Builds the model over weights the caller keeps open (strictness is the caller's {@link Params#checkAllUsed()}).
+     *
      * @param withProjection true for CLIPTextModelWithProjection; a plain CLIPTextModel ignores a
      *                       {@code text_projection.weight} in the file (SD1.x files may hold one)
      */
     public ClipTextModel(ClipTextConfig config, Params p, boolean withProjection) {
+        this(config, p, withProjection, null);
+    }
+
+    private ClipTextModel(ClipTextConfig config, Params p, boolean withProjection, StateDict owned) {
         this.config = config;
+        this.owned = owned;
         int d = config.hidden_size();
         Params tm = p.child("text_model"), emb = tm.child("embeddings");
         this.token_embedding = emb.child("token_embedding").get("weight", config.vocab_size(), d);
@@ -45,6 +59,38 @@ public final class ClipTextModel {
             p.ignore("text_projection.weight");
         }
         this.be = p.backend();
+    }
+
+    /**
+     * A transformers {@code text_encoder/} folder: config.json and the weights {@link ModelFiles} finds (optionally of a
+     * variant), mapped until {@link #close()}. With projection when config.json's {@code architectures} names
+     * CLIPTextModelWithProjection (SDXL's text_encoder_2), as the pipelines load it. Strict: every key must be used.
+     */
+    public static ClipTextModel load(Path folder, Backend be, String variant) throws IOException {
+        JsonConfig json = JsonConfig.read(folder.resolve("config.json"));
+        boolean withProjection = Arrays.asList(json.getStringArray("architectures", new String[0])).contains("CLIPTextModelWithProjection");
+        ClipTextConfig config = ClipTextConfig.from(json);
+        StateDict weights = ModelFiles.open(folder, variant);
+        try {
+            return load(config, weights, be, withProjection);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    /** The model over {@code weights} (strict: every key used); closing the model closes them. */
+    public static ClipTextModel load(ClipTextConfig config, StateDict weights, Backend be, boolean withProjection) {
+        Params p = new Params(weights, be);
+        ClipTextModel model = new ClipTextModel(config, p, withProjection, weights);
+        p.checkAllUsed();
+        return model;
+    }
+
+    /** Releases the weights {@link #load} opened. */
+    @Override
+    public void close() {
+        if (owned != null) owned.close();
     }
 
     /**

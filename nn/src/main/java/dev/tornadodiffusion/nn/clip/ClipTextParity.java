@@ -1,30 +1,22 @@
 package dev.tornadodiffusion.nn.clip;
 
-import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.nn.ParityCase;
-import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Compare.Check;
-import dev.tornadodiffusion.weights.StateDict;
 
 import java.nio.file.Path;
 import java.util.List;
 
 /**
  * Runs a {@code clip-text-*} reference case: the text model from {@code config.json} + {@code model.safetensors}
- * (with projection when the file has {@code text_projection.weight}) on {@code input_ids} and {@code input_ids_pad0};
+ * (with projection as config.json's architectures says) on {@code input_ids} and {@code input_ids_pad0};
  * every hidden state, last_hidden_state, pooler_output and text_embeds against meta.json's {@code tolerance.max_abs}.
  */
 public final class ClipTextParity {
     private ClipTextParity() {}
 
     public static List<Check> run(Path caseDir, Backend backend) throws Exception {
-        try (ParityCase c = ParityCase.open(caseDir)) {
-            StateDict weights = c.weights("model.safetensors");
-            Params p = new Params(weights, backend);
-            ClipTextConfig config = ClipTextConfig.from(JsonConfig.read(caseDir.resolve("config.json")));
-            ClipTextModel model = new ClipTextModel(config, p, weights.contains("text_projection.weight"));
-            p.checkAllUsed();
+        try (ParityCase c = ParityCase.open(caseDir); ClipTextModel model = ClipTextModel.load(caseDir, backend, null)) {
             double tol = c.number("tolerance", "max_abs");
             for (String[] run : new String[][]{{"input_ids", ""}, {"input_ids_pad0", "pad0/"}}) {
                 ClipTextModel.Output out = model.forward(c.input(run[0]));

@@ -1,13 +1,18 @@
 package dev.tornadodiffusion.nn.tld;
 
 import dev.tornadodiffusion.nn.Conv2d;
+import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.nn.LayerNorm;
 import dev.tornadodiffusion.nn.Linear;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
+import dev.tornadodiffusion.weights.ModelFiles;
+import dev.tornadodiffusion.weights.StateDict;
 import dev.tornadodiffusion.weights.WeightFormatException;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -22,7 +27,7 @@ import java.util.List;
  * Image path: patch conv, LayerNorm, Linear, LayerNorm, + learned positions, decoder blocks, Linear back to
  * patches and unpatchify.
  */
-public final class Denoiser {
+public final class Denoiser implements AutoCloseable {
     public final DenoiserConfig config;
     public final Tensor angular_speeds, pos_embed;
     public final Linear fourier_feats1, fourier_feats3, label_proj, patch_linear, out_proj;
@@ -30,9 +35,16 @@ public final class Denoiser {
     public final Conv2d patch_conv;
     public final List<DecoderBlock> decoder_blocks = new ArrayList<>();
     private final Backend be;
+    private final StateDict owned;
 
+    /** Builds the model over weights the caller keeps open (strictness is the caller's {@link Params#checkAllUsed()}). */
     public Denoiser(DenoiserConfig c, Params p) {
+        this(c, p, null);
+    }
+
+    private Denoiser(DenoiserConfig c, Params p, StateDict owned) {
         this.config = c;
+        this.owned = owned;
         int d = c.embed_dim(), ps = c.patch_size(), patchDim = c.n_channels() * ps * ps;
         Params ff = p.child("fourier_feats");
         this.angular_speeds = ff.child(0).get("angular_speeds", c.noise_embed_dims() / 2);
@@ -53,6 +65,35 @@ public final class Denoiser {
         for (int i = 0; i < c.n_layers(); i++) decoder_blocks.add(new DecoderBlock(tb.child("decoder_blocks").child(i), c));
         this.out_proj = new Linear(tb.child("out_proj").child(0), d, patchDim, true);
         this.be = p.backend();
+    }
+
+    /**
+     * A folder with config.json (DenoiserConfig fields) and the weights {@link ModelFiles} finds
+     * ({@code model.safetensors}), mapped until {@link #close()}. Strict: every key, buffers included, must be used.
+     */
+    public static Denoiser load(Path folder, Backend be) throws IOException {
+        DenoiserConfig config = DenoiserConfig.from(JsonConfig.read(folder.resolve("config.json")));
+        StateDict weights = ModelFiles.open(folder);
+        try {
+            return load(config, weights, be);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    /** The model over {@code weights} (e.g. TLD's own state_dict.pth read by a torch-file reader); closing the model closes them. */
+    public static Denoiser load(DenoiserConfig config, StateDict weights, Backend be) {
+        Params p = new Params(weights, be);
+        Denoiser model = new Denoiser(config, p, weights);
+        p.checkAllUsed();
+        return model;
+    }
+
+    /** Releases the weights {@link #load} opened. */
+    @Override
+    public void close() {
+        if (owned != null) owned.close();
     }
 
     /**

@@ -1,8 +1,6 @@
 package dev.tornadodiffusion.nn.tld;
 
-import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.nn.ParityCase;
-import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Compare.Check;
 import dev.tornadodiffusion.tensor.Tensor;
@@ -23,10 +21,7 @@ public final class TldParity {
     private TldParity() {}
 
     public static List<Check> run(Path caseDir, Backend backend) throws Exception {
-        try (ParityCase c = ParityCase.open(caseDir)) {
-            Params p = new Params(c.weights("model.safetensors"), backend);
-            Denoiser model = new Denoiser(DenoiserConfig.from(JsonConfig.read(caseDir.resolve("config.json"))), p);
-            p.checkAllUsed();
+        try (ParityCase c = ParityCase.open(caseDir); Denoiser model = Denoiser.load(caseDir, backend)) {
             c.absolute("output", model.forward(c.input("x"), c.input("noise_level"), c.input("label")), c.number("tolerance", "output"));
 
             double rel = number(c, c.meta.path("tolerance").path("sampler (x_t, model_out_raw, x0_pred_final)").asText(), "<=\\s*([0-9.eE+-]+)\\*\\(1\\+\\|b\\|\\)", "sampler tolerance");

@@ -1,10 +1,15 @@
 package dev.tornadodiffusion.nn.vae;
 
 import dev.tornadodiffusion.nn.Conv2d;
+import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
+import dev.tornadodiffusion.weights.ModelFiles;
+import dev.tornadodiffusion.weights.StateDict;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.function.UnaryOperator;
 
 /**
@@ -18,7 +23,7 @@ import java.util.function.UnaryOperator;
  * over a quarter tile, so memory stays bounded by the tile size; slicing ({@code enable_slicing}) runs a batch one
  * image at a time. Tiled results differ from untiled ones near the seams by design.
  */
-public final class AutoencoderKL {
+public final class AutoencoderKL implements AutoCloseable {
     /** diffusers' {@code tile_overlap_factor}. */
     public static final double TILE_OVERLAP_FACTOR = 0.25;
 
@@ -28,11 +33,18 @@ public final class AutoencoderKL {
     /** Null when the config has use_quant_conv / use_post_quant_conv false. */
     public final Conv2d quant_conv, post_quant_conv;
     private final Backend be;
+    private final StateDict owned;
     private boolean useTiling, useSlicing;
     private int tileSampleMinSize, tileLatentMinSize;
 
+    /** Builds the model over weights the caller keeps open (diffusers key names; strictness is the caller's {@link Params#checkAllUsed()}). */
     public AutoencoderKL(AutoencoderKLConfig config, Params p) {
+        this(config, p, null);
+    }
+
+    private AutoencoderKL(AutoencoderKLConfig config, Params p, StateDict owned) {
         this.config = config;
+        this.owned = owned;
         int lc = config.latent_channels();
         this.encoder = new Encoder(p.child("encoder"), config);
         this.decoder = new Decoder(p.child("decoder"), config);
@@ -40,6 +52,35 @@ public final class AutoencoderKL {
         this.post_quant_conv = config.use_post_quant_conv() ? new Conv2d(p.child("post_quant_conv"), lc, lc, 1, 1, 0) : null;
         this.be = p.backend();
         setTileSize(config.sample_size());
+    }
+
+    /**
+     * A diffusers {@code vae/} folder: config.json and the weights {@link ModelFiles} finds (optionally of a variant such
+     * as "fp16"), used as stored and mapped until {@link #close()}. Strict: every key must be used.
+     */
+    public static AutoencoderKL load(Path folder, Backend be, String variant) throws IOException {
+        AutoencoderKLConfig config = AutoencoderKLConfig.from(JsonConfig.read(folder.resolve("config.json")));
+        StateDict weights = ModelFiles.open(folder, variant);
+        try {
+            return load(config, weights, be);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    /** The model over {@code weights} (strict: every key used); closing the model closes them. */
+    public static AutoencoderKL load(AutoencoderKLConfig config, StateDict weights, Backend be) {
+        Params p = new Params(weights, be);
+        AutoencoderKL vae = new AutoencoderKL(config, p, weights);
+        p.checkAllUsed();
+        return vae;
+    }
+
+    /** Releases the weights {@link #load} opened. */
+    @Override
+    public void close() {
+        if (owned != null) owned.close();
     }
 
     /** Tiled encode / decode with diffusers' default tiles: sample_size pixels (sample_size / 2^(levels-1) latents). */

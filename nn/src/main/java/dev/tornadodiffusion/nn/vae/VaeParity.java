@@ -1,8 +1,6 @@
 package dev.tornadodiffusion.nn.vae;
 
-import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.nn.ParityCase;
-import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Compare.Check;
 import dev.tornadodiffusion.tensor.Tensor;
@@ -19,10 +17,7 @@ public final class VaeParity {
     private VaeParity() {}
 
     public static List<Check> run(Path caseDir, Backend backend) throws Exception {
-        try (ParityCase c = ParityCase.open(caseDir)) {
-            Params p = new Params(c.weights("diffusion_pytorch_model.safetensors"), backend);
-            AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.from(JsonConfig.read(caseDir.resolve("config.json"))), p);
-            p.checkAllUsed();
+        try (ParityCase c = ParityCase.open(caseDir); AutoencoderKL vae = AutoencoderKL.load(caseDir, backend, null)) {
             double tol = c.number("tolerance", "max_abs");
 
             DiagonalGaussianDistribution post = vae.encode(c.input("image"));
