@@ -11,7 +11,6 @@ import dev.tornadodiffusion.tensor.Compare.Check;
 import dev.tornadodiffusion.tensor.DType;
 import dev.tornadodiffusion.tensor.Tensor;
 import dev.tornadodiffusion.weights.Safetensors;
-import dev.tornadodiffusion.weights.StateDict;
 import dev.tornadodiffusion.weights.WeightFormatException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
