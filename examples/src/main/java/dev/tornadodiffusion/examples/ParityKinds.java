@@ -1,5 +1,9 @@
 package dev.tornadodiffusion.examples;
 
+import dev.tornadodiffusion.nn.clip.ClipTextParity;
+import dev.tornadodiffusion.nn.tld.TldParity;
+import dev.tornadodiffusion.nn.vae.VaeParity;
+
 import java.util.Map;
 
 /** Which code runs each kind of reference case (see ParityCommand.kindOf). */
@@ -7,6 +11,9 @@ final class ParityKinds {
     private ParityKinds() {}
 
     private static final Map<String, ParityCommand.Kind> KINDS = Map.of(
+            "vae", VaeParity::run,
+            "clip-text", ClipTextParity::run,
+            "tld-denoiser", TldParity::run
     );
 
     static ParityCommand.Kind get(String kind) { return KINDS.get(kind); }
