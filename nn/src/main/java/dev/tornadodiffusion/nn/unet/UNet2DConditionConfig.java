@@ -104,16 +104,16 @@ public record UNet2DConditionConfig(
             if (channels[i] % heads[i] != 0) throw r.bad("attention_head_dim", heads[i] + " heads do not divide block_out_channels " + channels[i]);
             if (channels[i] % groups != 0) throw r.bad("norm_num_groups", groups + " groups do not divide block_out_channels " + channels[i]);
         }
-        r.valued("transformer_layers_per_block");
+        JsonNode depthNode = r.valued("transformer_layers_per_block");
         int[][] depth = r.transformerLayers("transformer_layers_per_block", layers);
         int[] upLayers = new int[n];
         for (int i = 0; i < n; i++) upLayers[i] = layers[n - 1 - i] + 1;
-        int[][] reverseDepth = r.node("reverse_transformer_layers_per_block") == null ? null
-                : r.transformerLayers("reverse_transformer_layers_per_block", upLayers);
-        if (reverseDepth == null)
-            for (int i = 0; i < n; i++)
-                if (r.node("transformer_layers_per_block").isArray() && r.node("transformer_layers_per_block").get(i).isArray())
-                    throw r.bad("transformer_layers_per_block", "per-layer lists need reverse_transformer_layers_per_block (as diffusers)");
+        int[][] reverseDepth = null;
+        if (r.node("reverse_transformer_layers_per_block") != null)
+            reverseDepth = r.transformerLayers("reverse_transformer_layers_per_block", upLayers);
+        else if (depthNode != null && depthNode.isArray())
+            for (JsonNode e : depthNode)
+                if (e.isArray()) throw r.bad("transformer_layers_per_block", "has per-layer lists, which need reverse_transformer_layers_per_block (as in diffusers)");
 
         String addition = r.string("addition_embed_type", null);
         Integer addTimeDim = r.optionalInteger("addition_time_embed_dim");
