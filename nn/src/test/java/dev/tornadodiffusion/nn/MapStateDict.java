@@ -10,7 +10,7 @@ import java.util.Set;
 
 /** An in-memory StateDict for tests. */
 public final class MapStateDict implements StateDict {
-    final Map<String, Tensor> tensors = new LinkedHashMap<>();
+    public final Map<String, Tensor> tensors = new LinkedHashMap<>();
 
     public MapStateDict put(String key, Tensor t) {
         tensors.put(key, t);
