@@ -4,6 +4,7 @@ import dev.tornadodiffusion.diffusion.ParityCheck;
 import dev.tornadodiffusion.diffusion.TorchRngParity;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerParity;
 import dev.tornadodiffusion.nn.clip.ClipTextParity;
+import dev.tornadodiffusion.nn.clip.ClipTokenizerParity;
 import dev.tornadodiffusion.nn.tld.TldParity;
 import dev.tornadodiffusion.nn.unet.UNetParity;
 import dev.tornadodiffusion.nn.vae.VaeParity;
@@ -21,6 +22,7 @@ final class ParityKinds {
             Map.entry("unet", UNetParity::run),
             Map.entry("vae", VaeParity::run),
             Map.entry("clip-text", ClipTextParity::run),
+            Map.entry("clip-tokenizer", ClipTokenizerParity::run),
             Map.entry("tld-denoiser", TldParity::run),
             Map.entry("scheduler", (dir, be) -> {
                 try (Safetensors t = Safetensors.open(dir.resolve("trajectory.safetensors"))) {
