@@ -100,9 +100,11 @@ public final class TorchCheckpoint implements StateDict {
      */
     public Map<String, Object> objects() { return objects; }
 
-    /** Unmaps the file: tensors of this checkpoint must not be used afterwards. */
+    /** Unmaps the file: tensors of this checkpoint must not be used afterwards. Closing twice does nothing. */
     @Override
-    public void close() { arena.close(); }
+    public void close() {
+        if (arena.scope().isAlive()) arena.close();
+    }
 
     /**
      * Replaces every {@link TensorRef} of the object graph, in place, by a view of its storage's bytes

@@ -209,6 +209,15 @@ class TorchCheckpointTest {
     }
 
     @Test
+    void closeUnmapsTheTensors() throws IOException {
+        TorchCheckpoint ckpt = TorchCheckpoint.load(Fixtures.path(HOSTILE + "accept/with_float.ckpt"));
+        Tensor weight = ckpt.get("weight");
+        ckpt.close();
+        assertThrows(IllegalStateException.class, () -> weight.getFlat(0));
+        ckpt.close();
+    }
+
+    @Test
     void notACheckpointIsRefused(@TempDir Path dir) throws IOException {
         Path text = Files.writeString(dir.resolve("notes.pt"), "hello\n");
         assertThrows(WeightFormatException.class, () -> TorchCheckpoint.load(text));
