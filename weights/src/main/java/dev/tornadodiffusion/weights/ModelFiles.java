@@ -20,7 +20,7 @@ public final class ModelFiles {
             "diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.safetensors.index.json",
             "model.safetensors", "model.safetensors.index.json");
 
-    private static final List<String> WEIGHT_EXTENSIONS = List.of(".safetensors", ".json", ".bin", ".ckpt", ".pt", ".pth");
+    private static final List<String> WEIGHT_EXTENSIONS = List.of(".safetensors", ".bin", ".ckpt", ".pt", ".pth");
 
     private ModelFiles() {}
 
@@ -40,7 +40,7 @@ public final class ModelFiles {
         List<String> present;
         try (Stream<Path> files = Files.list(dir)) {
             present = files.map(p -> p.getFileName().toString())
-                    .filter(n -> WEIGHT_EXTENSIONS.stream().anyMatch(n::endsWith) && !n.endsWith("config.json")).sorted().toList();
+                    .filter(n -> WEIGHT_EXTENSIONS.stream().anyMatch(n::endsWith) || n.contains(".index.") && n.endsWith(".json")).sorted().toList();
         }
         throw new NoSuchFileException(dir.toString(), null, "no weights" + (variant == null ? "" : " of variant '" + variant + "'")
                 + " (looked for " + String.join(", ", tried) + (present.isEmpty() ? "" : "; found " + String.join(", ", present)) + ")");

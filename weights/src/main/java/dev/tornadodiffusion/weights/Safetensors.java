@@ -133,14 +133,13 @@ public final class Safetensors implements StateDict {
         byOffset.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
         long dataSize = size - 8 - n, next = 0;
         for (Entry e : byOffset) {
-            String t = "tensor " + WeightFormatException.quote(e.name) + ": ";
             if (e.begin != next || e.end < e.begin)
-                throw fail(file, t + "data_offsets [" + e.begin + ", " + e.end + "] do not continue from " + next
+                throw fail(file, tensor(e.name) + "data_offsets [" + e.begin + ", " + e.end + "] do not continue from " + next
                         + " (tensors must cover the data region in order, without gaps or overlaps)");
             long bytes = byteSize(e);
-            if (bytes < 0) throw fail(file, t + "shape " + Arrays.toString(e.shape) + " has too many elements");
+            if (bytes < 0) throw fail(file, tensor(e.name) + "shape " + Arrays.toString(e.shape) + " has too many elements");
             if (e.end - e.begin != bytes)
-                throw fail(file, t + e.dtype + " shape " + Arrays.toString(e.shape) + " needs " + bytes + " bytes but data_offsets ["
+                throw fail(file, tensor(e.name) + e.dtype + " shape " + Arrays.toString(e.shape) + " needs " + bytes + " bytes but data_offsets ["
                         + e.begin + ", " + e.end + "] span " + (e.end - e.begin));
             next = e.end;
         }
@@ -194,37 +193,40 @@ public final class Safetensors implements StateDict {
     }
 
     private static Entry entry(Path file, String name, JsonNode node) {
-        String t = "tensor " + WeightFormatException.quote(name) + ": ";
-        if (!node.isObject()) throw fail(file, t + "expected an object with dtype, shape and data_offsets, found " + kind(node));
+        if (!node.isObject()) throw fail(file, tensor(name) + "expected an object with dtype, shape and data_offsets, found " + kind(node));
         JsonNode dt = node.get("dtype"), sh = node.get("shape"), off = node.get("data_offsets");
         if (dt == null || sh == null || off == null)
-            throw fail(file, t + "missing field '" + (dt == null ? "dtype" : sh == null ? "shape" : "data_offsets") + "'");
-        if (!dt.isTextual()) throw fail(file, t + "dtype must be a string, found " + kind(dt));
+            throw fail(file, tensor(name) + "missing field '" + (dt == null ? "dtype" : sh == null ? "shape" : "data_offsets") + "'");
+        if (!dt.isTextual()) throw fail(file, tensor(name) + "dtype must be a string, found " + kind(dt));
         DType dtype = DType.fromSafetensors(dt.textValue());
         if (dtype == null)
-            throw fail(file, t + "unknown or unsupported dtype " + WeightFormatException.quote(dt.textValue()) + " (supported: "
+            throw fail(file, tensor(name) + "unknown or unsupported dtype " + WeightFormatException.quote(dt.textValue()) + " (supported: "
                     + String.join(", ", Arrays.stream(DType.values()).map(d -> d.safetensorsName).toList()) + ")");
-        if (!sh.isArray()) throw fail(file, t + "shape must be an array of integers, found " + kind(sh));
+        if (!sh.isArray()) throw fail(file, tensor(name) + "shape must be an array of integers, found " + kind(sh));
         int[] shape = new int[sh.size()];
         for (int i = 0; i < shape.length; i++) {
-            BigInteger d = integer(file, t + "shape", sh.get(i));
-            if (d.signum() < 0) throw fail(file, t + "negative dimension " + d + " in shape");
-            if (d.bitLength() > 31) throw fail(file, t + "dimension " + d + " is too large (the limit is " + Integer.MAX_VALUE + ")");
+            BigInteger d = integer(file, name, "shape", sh.get(i));
+            if (d.signum() < 0) throw fail(file, tensor(name) + "negative dimension " + d + " in shape");
+            if (d.bitLength() > 31) throw fail(file, tensor(name) + "dimension " + d + " is too large (the limit is " + Integer.MAX_VALUE + ")");
             shape[i] = d.intValue();
         }
-        if (!off.isArray() || off.size() != 2) throw fail(file, t + "data_offsets must be an array of two integers, found " + kind(off));
+        if (!off.isArray() || off.size() != 2) throw fail(file, tensor(name) + "data_offsets must be an array of two integers, found " + kind(off));
         long[] range = new long[2];
         for (int i = 0; i < 2; i++) {
-            BigInteger o = integer(file, t + "data_offsets", off.get(i));
-            if (o.signum() < 0 || o.bitLength() > 63) throw fail(file, t + "data_offsets value " + o + " is out of range");
+            BigInteger o = integer(file, name, "data_offsets", off.get(i));
+            if (o.signum() < 0 || o.bitLength() > 63) throw fail(file, tensor(name) + "data_offsets value " + o + " is out of range");
             range[i] = o.longValue();
         }
         return new Entry(name, dtype, shape, range[0], range[1]);
     }
 
-    private static BigInteger integer(Path file, String what, JsonNode n) {
-        if (!n.isIntegralNumber()) throw fail(file, what + " must hold integers, found " + kind(n));
+    private static BigInteger integer(Path file, String name, String field, JsonNode n) {
+        if (!n.isIntegralNumber()) throw fail(file, tensor(name) + field + " must hold integers, found " + kind(n));
         return n.bigIntegerValue();
+    }
+
+    private static String tensor(String name) {
+        return "tensor " + WeightFormatException.quote(name) + ": ";
     }
 
     private static String kind(JsonNode n) {
