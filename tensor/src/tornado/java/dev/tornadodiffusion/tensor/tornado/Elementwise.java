@@ -15,21 +15,29 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 final class Elementwise {
     private Elementwise() {}
 
-    // unary functions (pre and post)
-    static final int ID = 0, SILU = 1, GELU = 2, GELU_TANH = 3, QUICK_GELU = 4;
+    // unary functions (pre and post); CLAMP takes its bounds from the kernel's lo and hi
+    static final int ID = 0, SILU = 1, GELU = 2, GELU_TANH = 3, QUICK_GELU = 4, EXP = 5, SIN = 6, COS = 7, CLAMP = 8;
     // binary functions: FIRST ignores b
     static final int FIRST = 0, ADD = 1, SUB = 2, MUL = 3;
 
-    static int code(int pre, int bin, int post) { return pre + 8 * bin + 64 * post; }
+    static int code(int pre, int bin, int post) { return pre + 16 * bin + 64 * post; }
 
-    static int pre(int code) { return code % 8; }
+    static int pre(int code) { return code % 16; }
 
-    static int bin(int code) { return code / 8 % 8; }
+    static int bin(int code) { return code / 16 % 4; }
 
     static int post(int code) { return code / 64; }
 
     /** The CPU backend's unary functions. */
+    static float unary(float v, int op, float lo, float hi) {
+        if (op == CLAMP) return Math.min(Math.max(v, lo), hi);
+        return unary(v, op);
+    }
+
     static float unary(float v, int op) {
+        if (op == EXP) return (float) Math.exp(v);
+        if (op == SIN) return (float) Math.sin(v);
+        if (op == COS) return (float) Math.cos(v);
         if (op == SILU) return v / (1f + (float) Math.exp(-v));
         if (op == GELU) return (float) (0.5 * v * (1.0 + erf(v / Math.sqrt(2.0))));
         if (op == GELU_TANH) return (float) (0.5 * v * (1.0 + Math.tanh(Math.sqrt(2.0 / Math.PI) * (v + 0.044715 * v * v * v))));
@@ -84,7 +92,7 @@ final class Elementwise {
      * offset and strides over a 4-D view of the output (stride 0 where broadcast). With {@code DENSE} set
      * both operands are dense from their offsets and the index arithmetic is skipped.
      */
-    static void map(KernelContext kc, FloatArray a, FloatArray b, FloatArray out, IntArray g, int n, int code, float scale) {
+    static void map(KernelContext kc, FloatArray a, FloatArray b, FloatArray out, IntArray g, int n, int code, float scale, float lo, float hi) {
         int i = kc.globalIdx;
         if (i < n) {
             int ia, ib;
@@ -102,8 +110,8 @@ final class Elementwise {
             }
             float x = a.get(ia);
             float y = 0f;
-            if (bin(code) != FIRST) y = unary(b.get(ib), pre(code));
-            out.set(i, unary(binary(x, y, bin(code)), post(code)) * scale);
+            if (bin(code) != FIRST) y = unary(b.get(ib), pre(code), lo, hi);
+            out.set(i, unary(binary(x, y, bin(code)), post(code), lo, hi) * scale);
         }
     }
 

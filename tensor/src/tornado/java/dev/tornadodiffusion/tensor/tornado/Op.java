@@ -23,6 +23,9 @@ abstract class Op {
 
     abstract void emit(Plan.Builder pb);
 
+    /** How many tasks {@link #emit} adds. */
+    int tasks() { return 1; }
+
     /** What the op computes and from what, with output {@code shape}: equal signatures, equal operations. */
     final String signature(int[] shape) {
         StringBuilder sb = new StringBuilder(getClass().getSimpleName()).append('(').append(params()).append(Arrays.toString(shape));
@@ -48,7 +51,7 @@ abstract class Op {
     static final class Map extends Op {
         Ref a, b;
         int code;
-        float scale;
+        float scale, lo, hi;
 
         Map(Ref a, Ref b, int code, float scale) {
             this.a = a;
@@ -59,7 +62,7 @@ abstract class Op {
 
         @Override Ref[] operands() { return new Ref[]{a, b}; }
 
-        @Override String params() { return code + "," + scale; }
+        @Override String params() { return code + "," + scale + "," + lo + "," + hi; }
 
         /** The operands' strides over at most four dimensions; null when more are needed. */
         long[][] geometry() {
@@ -87,7 +90,7 @@ abstract class Op {
             int n = out.numel();
             FloatArray bArr = b == null ? pb.noFloats() : pb.floats(b);
             String t = pb.task();
-            pb.graph().task(t, Elementwise::map, new KernelContext(), pb.floats(a), bArr, pb.out(this), pb.ints(g), n, code, scale);
+            pb.graph().task(t, Elementwise::map, new KernelContext(), pb.floats(a), bArr, pb.out(this), pb.ints(g), n, code, scale, lo, hi);
             pb.grid(t, grid1(n, pb.launch().elementwise()));
         }
     }
@@ -105,6 +108,8 @@ abstract class Op {
         @Override Ref[] operands() { return pieces; }
 
         @Override String params() { return Integer.toString(dim); }
+
+        @Override int tasks() { return pieces.length; }
 
         @Override
         void emit(Plan.Builder pb) {

@@ -126,7 +126,7 @@ final class Recording {
         Tensor[] out = new Tensor[results.length];
         for (int i = 0; i < results.length; i++) {
             Tensor r = results[i];
-            out[i] = r.pending() instanceof Value v ? Tensor.of(v.buffer.toHeapArray(), v.shape) : r;
+            out[i] = r.pending() instanceof Value v ? Tensor.of(v.buffer.toHeapArray(), r.shape()) : r;
         }
         return out;
     }

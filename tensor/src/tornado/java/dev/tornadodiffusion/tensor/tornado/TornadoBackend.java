@@ -328,10 +328,12 @@ public final class TornadoBackend implements Backend {
     // ---- element-wise
 
     private Tensor unary(Tensor x, int op, float scale) {
-        Ref r = Ref.of(x, false);
-        Op.Map m = new Op.Map(r, null, Elementwise.code(Elementwise.ID, Elementwise.FIRST, op), scale);
-        if (mapShape(m, x.shape()) == null) m = new Op.Map(gathered(x), null, m.code, scale);
-        return emit(m, x.shape());
+        return emit(unaryOp(x, op, scale), x.shape());
+    }
+
+    private Op.Map unaryOp(Tensor x, int op, float scale) {
+        Op.Map m = new Op.Map(Ref.of(x, false), null, Elementwise.code(Elementwise.ID, Elementwise.FIRST, op), scale);
+        return mapShape(m, x.shape()) != null ? m : new Op.Map(gathered(x), null, m.code, scale);
     }
 
     private Tensor binary(Tensor a, Tensor b, int op) {
@@ -362,6 +364,20 @@ public final class TornadoBackend implements Backend {
     @Override public Tensor geluTanh(Tensor x) { return unary(x, Elementwise.GELU_TANH, 1f); }
 
     @Override public Tensor quickGelu(Tensor x) { return unary(x, Elementwise.QUICK_GELU, 1f); }
+
+    @Override public Tensor exp(Tensor x) { return unary(x, Elementwise.EXP, 1f); }
+
+    @Override public Tensor sin(Tensor x) { return unary(x, Elementwise.SIN, 1f); }
+
+    @Override public Tensor cos(Tensor x) { return unary(x, Elementwise.COS, 1f); }
+
+    @Override
+    public Tensor clamp(Tensor x, float lo, float hi) {
+        Op.Map m = unaryOp(x, Elementwise.CLAMP, 1f);
+        m.lo = lo;
+        m.hi = hi;
+        return emit(m, x.shape());
+    }
 
     @Override public Tensor add(Tensor a, Tensor b) { return binary(a, b, Elementwise.ADD); }
 

@@ -82,4 +82,37 @@ final class Views {
         for (int i = 0; i < shape.length; i++) st[i + off] = shape[i] == 1 ? 0 : strides[i];
         return st;
     }
+
+    /**
+     * The strides that view {@code shape}/{@code strides} as {@code target} (same number of elements) without a copy,
+     * or null when the elements are not laid out that way (PyTorch's computeStride rule).
+     */
+    static long[] reshape(int[] shape, long[] strides, int[] target) {
+        long[] out = new long[target.length];
+        long numel = 1;
+        for (int s : shape) numel *= s;
+        if (numel == 0 || shape.length == 0) {
+            Arrays.fill(out, 1);
+            return out;
+        }
+        int v = target.length - 1;
+        long chunk = strides[shape.length - 1], tensorNumel = 1, viewNumel = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            tensorNumel *= shape[d];
+            if (d == 0 || (shape[d - 1] != 1 && strides[d - 1] != tensorNumel * chunk)) {
+                while (v >= 0 && (viewNumel < tensorNumel || target[v] == 1)) {
+                    out[v] = viewNumel * chunk;
+                    viewNumel *= target[v];
+                    v--;
+                }
+                if (viewNumel != tensorNumel) return null;
+                if (d > 0) {
+                    chunk = strides[d - 1];
+                    tensorNumel = 1;
+                    viewNumel = 1;
+                }
+            }
+        }
+        return v == -1 ? out : null;
+    }
 }
