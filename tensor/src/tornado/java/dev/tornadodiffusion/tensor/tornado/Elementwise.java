@@ -85,16 +85,16 @@ final class Elementwise {
     }
 
     // geometry of map: the output is dense [n], viewed as [n / (s1 s2 s3), s1, s2, s3]
-    static final int S1 = 0, S2 = 1, S3 = 2, A_OFF = 3, A0 = 4, B_OFF = 8, B0 = 9, DENSE = 13, MAP_GEO = 14;
+    static final int S1 = 0, S2 = 1, S3 = 2, A_OFF = 3, A0 = 4, B_OFF = 8, B0 = 9, DENSE = 13, N = 14, MAP_GEO = 15;
 
     /**
      * {@code out[i] = post(bin(a[ia], pre(b[ib]))) * scale} for i < n, where ia and ib follow each operand's
      * offset and strides over a 4-D view of the output (stride 0 where broadcast). With {@code DENSE} set
      * both operands are dense from their offsets and the index arithmetic is skipped.
      */
-    static void map(KernelContext kc, FloatArray a, FloatArray b, FloatArray out, IntArray g, int n, int code, float scale, float lo, float hi) {
+    static void map(KernelContext kc, FloatArray a, FloatArray b, FloatArray out, IntArray g, int code, float scale, float lo, float hi) {
         int i = kc.globalIdx;
-        if (i < n) {
+        if (i < g.get(N)) {
             int ia, ib;
             if (g.get(DENSE) == 1) {
                 ia = g.get(A_OFF) + i;
@@ -116,12 +116,12 @@ final class Elementwise {
     }
 
     // geometry of copy: a 6-D view, source and destination strides
-    static final int RANK = 6, C_SHAPE = 0, C_SRC_OFF = 6, C_SRC = 7, C_DST_OFF = 13, C_DST = 14, COPY_GEO = 20;
+    static final int RANK = 6, C_SHAPE = 0, C_SRC_OFF = 6, C_SRC = 7, C_DST_OFF = 13, C_DST = 14, C_N = 20, COPY_GEO = 21;
 
-    /** {@code dst[view] = src[view]} element by element over a 6-D index space of n elements. */
-    static void copy(KernelContext kc, FloatArray src, FloatArray dst, IntArray g, int n) {
+    /** {@code dst[view] = src[view]} element by element over a 6-D index space. */
+    static void copy(KernelContext kc, FloatArray src, FloatArray dst, IntArray g) {
         int i = kc.globalIdx;
-        if (i < n) {
+        if (i < g.get(C_N)) {
             int r = i, si = g.get(C_SRC_OFF), di = g.get(C_DST_OFF);
             for (int d = RANK - 1; d >= 0; d--) {
                 int s = g.get(C_SHAPE + d);
@@ -134,10 +134,14 @@ final class Elementwise {
         }
     }
 
-    /** Zero padding of the last two dimensions: x dense [planes, h, w] from xOff -> out [planes, oh, ow]. */
-    static void pad(KernelContext kc, FloatArray x, FloatArray out, int n, int xOff, int h, int w, int oh, int ow, int top, int left) {
+    // geometry of pad
+    static final int P_N = 0, P_OFF = 1, P_H = 2, P_W = 3, P_OH = 4, P_OW = 5, P_TOP = 6, P_LEFT = 7, PAD_GEO = 8;
+
+    /** Zero padding of the last two dimensions: x dense [planes, h, w] from its offset -> out [planes, oh, ow]. */
+    static void pad(KernelContext kc, FloatArray x, FloatArray out, IntArray g) {
         int i = kc.globalIdx;
-        if (i < n) {
+        if (i < g.get(P_N)) {
+            int xOff = g.get(P_OFF), h = g.get(P_H), w = g.get(P_W), oh = g.get(P_OH), ow = g.get(P_OW), top = g.get(P_TOP), left = g.get(P_LEFT);
             int ox = i % ow, oy = i / ow % oh, p = i / (ow * oh);
             int y = oy - top, xx = ox - left;
             float v = 0f;
@@ -150,9 +154,11 @@ final class Elementwise {
      * diffusers' get_timestep_embedding: out[r, i] = sin/cos(scale * (t[r] * freqs[i])) as the CPU backend
      * computes it; the frequencies come from the host (they depend only on the op's settings).
      */
-    static void timestep(KernelContext kc, FloatArray t, FloatArray freqs, FloatArray out, int rows, int tOff, int tStride, int dim, int flip, float scale) {
-        int i = kc.globalIdx, half = dim / 2;
-        if (i < rows * half) {
+    static final int T_ROWS = 0, T_OFF = 1, T_STRIDE = 2, T_DIM = 3, TIMESTEP_GEO = 4;
+
+    static void timestep(KernelContext kc, FloatArray t, FloatArray freqs, FloatArray out, IntArray g, int flip, float scale) {
+        int i = kc.globalIdx, dim = g.get(T_DIM), half = dim / 2, tOff = g.get(T_OFF), tStride = g.get(T_STRIDE);
+        if (i < g.get(T_ROWS) * half) {
             int r = i / half, f = i % half;
             float arg = scale * (t.get(tOff + r * tStride) * freqs.get(f));
             float sin = (float) Math.sin(arg), cos = (float) Math.cos(arg);

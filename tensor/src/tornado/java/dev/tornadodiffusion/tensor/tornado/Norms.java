@@ -2,11 +2,13 @@ package dev.tornadodiffusion.tensor.tornado;
 
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 /**
  * GroupNorm (+ fused SiLU), LayerNorm and softmax on the device, as cpu/Norms: one work-group of {@code ls}
  * threads (a power of two) per normalised group or row; statistics are reduced in local memory, mean first,
- * then the squared deviations (the two-pass form the CPU backend uses).
+ * then the squared deviations (the two-pass form the CPU backend uses). Sizes come in a geometry array, so one
+ * compiled kernel serves every shape (the OpenCL driver's cache then skips rebuilding it).
  */
 final class Norms {
     private Norms() {}
@@ -38,13 +40,19 @@ final class Norms {
         return max;
     }
 
+    // geometry: group norm
+    static final int X_OFF = 0, GROUPS = 1, CG = 2, SPATIAL = 3, GN_GEO = 4;
+    // geometry: rows (layer norm, softmax)
+    static final int R_OFF = 0, R_STRIDE = 1, R_LEN = 2, ROW_GEO = 3;
+
     /**
      * x dense [N, C, spatial] from xOff; one work-group per (image, group). Launch: global ls * N * groups, local ls.
      * affine = 0 ignores gamma and beta.
      */
-    static void groupNorm(KernelContext kc, FloatArray x, FloatArray gamma, FloatArray beta, FloatArray out,
-                          int xOff, int groups, int cg, int spatial, int affine, int silu, float eps, int ls) {
+    static void groupNorm(KernelContext kc, FloatArray x, FloatArray gamma, FloatArray beta, FloatArray out, IntArray g,
+                          int affine, int silu, float eps, int ls) {
         int ng = kc.groupIdx, l = kc.localIdx;
+        int xOff = g.get(X_OFF), groups = g.get(GROUPS), cg = g.get(CG), spatial = g.get(SPATIAL);
         int len = cg * spatial, base = ng * len;
         float[] red = kc.allocateFloatLocalArray(ls);
         float s = 0f;
@@ -68,10 +76,10 @@ final class Norms {
     }
 
     /** Rows of d contiguous values, row r at xOff + r * xRs; out dense. Launch: global ls * rows, local ls. */
-    static void layerNorm(KernelContext kc, FloatArray x, FloatArray gamma, FloatArray beta, FloatArray out,
-                          int xOff, int xRs, int d, int hasGamma, int hasBeta, float eps, int ls) {
-        int r = kc.groupIdx, l = kc.localIdx;
-        int base = xOff + r * xRs;
+    static void layerNorm(KernelContext kc, FloatArray x, FloatArray gamma, FloatArray beta, FloatArray out, IntArray g,
+                          int hasGamma, int hasBeta, float eps, int ls) {
+        int r = kc.groupIdx, l = kc.localIdx, d = g.get(R_LEN);
+        int base = g.get(R_OFF) + r * g.get(R_STRIDE);
         float[] red = kc.allocateFloatLocalArray(ls);
         float s = 0f;
         for (int i = l; i < d; i += ls) s += x.get(base + i);
@@ -92,9 +100,9 @@ final class Norms {
     }
 
     /** Softmax of rows as {@link #layerNorm} lays them out. */
-    static void softmax(KernelContext kc, FloatArray x, FloatArray out, int xOff, int xRs, int d, int ls) {
-        int r = kc.groupIdx, l = kc.localIdx;
-        int base = xOff + r * xRs;
+    static void softmax(KernelContext kc, FloatArray x, FloatArray out, IntArray g, int ls) {
+        int r = kc.groupIdx, l = kc.localIdx, d = g.get(R_LEN);
+        int base = g.get(R_OFF) + r * g.get(R_STRIDE);
         float[] red = kc.allocateFloatLocalArray(ls);
         float m = Float.NEGATIVE_INFINITY;
         for (int i = l; i < d; i += ls) m = Math.max(m, x.get(base + i));

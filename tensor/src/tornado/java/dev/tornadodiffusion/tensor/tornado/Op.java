@@ -75,6 +75,8 @@ abstract class Op {
         void emit(Plan.Builder pb) {
             long[][] c = geometry();
             int[] g = new int[Elementwise.MAP_GEO];
+            int n = out.numel();
+            g[Elementwise.N] = n;
             long[] shape = Views.padLeft(c[0], 4, 1), as = Views.padLeft(c[2], 4, 0), bs = Views.padLeft(c[3], 4, 0);
             g[Elementwise.S1] = (int) shape[1];
             g[Elementwise.S2] = (int) shape[2];
@@ -87,10 +89,9 @@ abstract class Op {
             }
             boolean dense = c[0].length == 1 && c[2][0] == 1 && (b == null || c[3][0] == 1);
             g[Elementwise.DENSE] = dense ? 1 : 0;
-            int n = out.numel();
             FloatArray bArr = b == null ? pb.noFloats() : pb.floats(b);
             String t = pb.task();
-            pb.graph().task(t, Elementwise::map, new KernelContext(), pb.floats(a), bArr, pb.out(this), pb.ints(g), n, code, scale, lo, hi);
+            pb.graph().task(t, Elementwise::map, new KernelContext(), pb.floats(a), bArr, pb.out(this), pb.ints(g), code, scale, lo, hi);
             pb.grid(t, grid1(n, pb.launch().elementwise()));
         }
     }
@@ -129,8 +130,9 @@ abstract class Op {
                 g[Elementwise.C_SRC_OFF] = (int) p.offset;
                 g[Elementwise.C_DST_OFF] = (int) (at * (pieces.length == 1 ? 0 : outStrides[dim]));
                 int n = Math.toIntExact(p.numel());
+                g[Elementwise.C_N] = n;
                 String t = pb.task();
-                pb.graph().task(t, Elementwise::copy, new KernelContext(), pb.floats(p), pb.out(this), pb.ints(g), n);
+                pb.graph().task(t, Elementwise::copy, new KernelContext(), pb.floats(p), pb.out(this), pb.ints(g));
                 pb.grid(t, grid1(n, pb.launch().elementwise()));
                 at += p.shape[dim];
             }
@@ -158,8 +160,17 @@ abstract class Op {
         void emit(Plan.Builder pb) {
             int r = x.shape.length, h = x.shape[r - 2], w = x.shape[r - 1];
             int n = out.numel();
+            int[] g = new int[Elementwise.PAD_GEO];
+            g[Elementwise.P_N] = n;
+            g[Elementwise.P_OFF] = (int) x.offset;
+            g[Elementwise.P_H] = h;
+            g[Elementwise.P_W] = w;
+            g[Elementwise.P_OH] = h + top + bottom;
+            g[Elementwise.P_OW] = w + left + right;
+            g[Elementwise.P_TOP] = top;
+            g[Elementwise.P_LEFT] = left;
             String t = pb.task();
-            pb.graph().task(t, Elementwise::pad, new KernelContext(), pb.floats(x), pb.out(this), n, (int) x.offset, h, w, h + top + bottom, w + left + right, top, left);
+            pb.graph().task(t, Elementwise::pad, new KernelContext(), pb.floats(x), pb.out(this), pb.ints(g));
             pb.grid(t, grid1(n, pb.launch().elementwise()));
         }
     }
@@ -189,7 +200,12 @@ abstract class Op {
             int rows = t.shape.length == 0 ? 1 : t.shape[0];
             int stride = t.shape.length == 0 ? 0 : (int) t.strides[0];
             String task = pb.task();
-            pb.graph().task(task, Elementwise::timestep, new KernelContext(), pb.floats(t), pb.constant(freqs), pb.out(this), rows, (int) t.offset, stride, dim, flip ? 1 : 0, scale);
+            int[] g = new int[Elementwise.TIMESTEP_GEO];
+            g[Elementwise.T_ROWS] = rows;
+            g[Elementwise.T_OFF] = (int) t.offset;
+            g[Elementwise.T_STRIDE] = stride;
+            g[Elementwise.T_DIM] = dim;
+            pb.graph().task(task, Elementwise::timestep, new KernelContext(), pb.floats(t), pb.constant(freqs), pb.out(this), pb.ints(g), flip ? 1 : 0, scale);
             pb.grid(task, grid1(rows * (dim / 2), pb.launch().elementwise()));
         }
     }
@@ -397,8 +413,13 @@ abstract class Op {
             boolean affine = gamma != null && beta != null;
             int ls = pb.launch().reduce();
             String t = pb.task();
+            int[] g = new int[Norms.GN_GEO];
+            g[Norms.X_OFF] = (int) x.offset;
+            g[Norms.GROUPS] = groups;
+            g[Norms.CG] = c / groups;
+            g[Norms.SPATIAL] = spatial;
             pb.graph().task(t, Norms::groupNorm, new KernelContext(), pb.floats(x), affine ? pb.floats(gamma) : pb.noFloats(), affine ? pb.floats(beta) : pb.noFloats(),
-                    pb.out(this), (int) x.offset, groups, c / groups, spatial, affine ? 1 : 0, silu ? 1 : 0, eps, ls);
+                    pb.out(this), pb.ints(g), affine ? 1 : 0, silu ? 1 : 0, eps, ls);
             pb.grid(t, grid1(n * groups * ls, ls));
         }
     }
@@ -426,11 +447,15 @@ abstract class Op {
             int rows = x.shape[0], d = x.shape[1], rs = (int) x.strides[0];
             int ls = pb.launch().reduce();
             String t = pb.task();
+            int[] g = new int[Norms.ROW_GEO];
+            g[Norms.R_OFF] = (int) x.offset;
+            g[Norms.R_STRIDE] = rs;
+            g[Norms.R_LEN] = d;
             if (softmax) {
-                pb.graph().task(t, Norms::softmax, new KernelContext(), pb.floats(x), pb.out(this), (int) x.offset, rs, d, ls);
+                pb.graph().task(t, Norms::softmax, new KernelContext(), pb.floats(x), pb.out(this), pb.ints(g), ls);
             } else {
                 pb.graph().task(t, Norms::layerNorm, new KernelContext(), pb.floats(x), gamma == null ? pb.noFloats() : pb.floats(gamma),
-                        beta == null ? pb.noFloats() : pb.floats(beta), pb.out(this), (int) x.offset, rs, d, gamma == null ? 0 : 1, beta == null ? 0 : 1, eps, ls);
+                        beta == null ? pb.noFloats() : pb.floats(beta), pb.out(this), pb.ints(g), gamma == null ? 0 : 1, beta == null ? 0 : 1, eps, ls);
             }
             pb.grid(t, grid1(rows * ls, ls));
         }
