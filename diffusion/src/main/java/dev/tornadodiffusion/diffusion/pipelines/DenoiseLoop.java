@@ -28,6 +28,7 @@ final class DenoiseLoop {
             Tensor in = doCfg ? be.concat(0, latents, latents) : latents;
             in = scheduler.scaleModelInput(in, tv);
             Tensor noise = model.predict(in, t);
+            progress.modelOutput(i + 1, noise);
             if (doCfg) {
                 Tensor[] parts = noise.chunk(2, 0);
                 Tensor uncond = parts[0], text = parts[1];

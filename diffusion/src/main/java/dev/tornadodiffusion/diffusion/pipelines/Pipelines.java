@@ -10,6 +10,7 @@ import dev.tornadodiffusion.nn.unet.UNet2DConditionModel;
 import dev.tornadodiffusion.nn.vae.AutoencoderKL;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.weights.Json;
+import dev.tornadodiffusion.weights.ModelFiles;
 import dev.tornadodiffusion.weights.WeightFormatException;
 
 import java.io.IOException;
@@ -42,13 +43,18 @@ public final class Pipelines {
     }
 
     private static StableDiffusionPipeline loadSd(Path dir, JsonNode mi, Backend be, LoadOptions o) throws IOException {
-        UNet2DConditionModel unet = o.unetFile() == null ? UNet2DConditionModel.load(component(dir, mi, "unet"), be, o.variant())
-                : UNet2DConditionModel.load(component(dir, mi, "unet"), o.unetFile(), be);
+        UNet2DConditionModel unet = loadUnet(component(dir, mi, "unet"), be, o);
         AutoencoderKL vae = AutoencoderKL.load(component(dir, mi, "vae"), be, o.variant());
         ClipTokenizer tok = present(mi, "tokenizer") ? ClipTokenizer.load(component(dir, mi, "tokenizer")) : null;
         ClipTextModel te = present(mi, "text_encoder") ? ClipTextModel.load(component(dir, mi, "text_encoder"), be, o.variant()) : null;
         SchedulerConfig sc = SchedulerConfig.read(component(dir, mi, "scheduler").resolve("scheduler_config.json"));
         return new StableDiffusionPipeline(dir, tok, te, unet, vae, sc, be);
+    }
+
+    /** The folder's UNet, or with {@code --unet FILE} the folder's config over that file's weights. */
+    static UNet2DConditionModel loadUnet(Path unetDir, Backend be, LoadOptions o) throws IOException {
+        if (o.unetFile() == null) return UNet2DConditionModel.load(unetDir, be, o.variant());
+        return UNet2DConditionModel.load(UNet2DConditionModel.readConfig(unetDir.resolve("config.json")), ModelFiles.open(o.unetFile()), be);
     }
 
     /** A component named in model_index.json as [library, class] (absent ones are [null, null]). */

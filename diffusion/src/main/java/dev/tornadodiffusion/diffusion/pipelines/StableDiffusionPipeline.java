@@ -17,7 +17,7 @@ import java.util.Map;
  * diffusers' StableDiffusionPipeline (SD 1.x / 2.x) and, with an init image, StableDiffusionImg2ImgPipeline:
  * CLIP text encoder -> UNet denoising loop with classifier-free guidance -> VAE decoder.
  */
-public final class StableDiffusionPipeline implements Pipeline {
+public final class StableDiffusionPipeline implements UNetPipeline {
     final Path folder;
     final ClipTokenizer tokenizer;
     final ClipTextModel text_encoder;
@@ -36,7 +36,7 @@ public final class StableDiffusionPipeline implements Pipeline {
         this.vae = vae;
         this.scheduler = scheduler;
         this.be = be;
-        this.vaeScaleFactor = 1 << (vae.config.block_out_channels().length - 1);
+        this.vaeScaleFactor = vae.config.downscale();
     }
 
     @Override
@@ -45,9 +45,10 @@ public final class StableDiffusionPipeline implements Pipeline {
                 + unet.config.in_channels() + " latent channels, scheduler " + scheduler.className() + ")";
     }
 
-    @Override public int defaultWidth() { return unet.config.sample_size() * vaeScaleFactor; }
+    /** unet.config.sample_size * vae_scale_factor, as diffusers (64 latent pixels when the config has no sample_size). */
+    @Override public int defaultWidth() { return (unet.config.sample_size() == null ? 64 : unet.config.sample_size()) * vaeScaleFactor; }
 
-    @Override public int defaultHeight() { return unet.config.sample_size() * vaeScaleFactor; }
+    @Override public int defaultHeight() { return defaultWidth(); }
 
     @Override
     public GenerationResult generate(GenerationRequest r, Progress progress) {
@@ -57,6 +58,8 @@ public final class StableDiffusionPipeline implements Pipeline {
         boolean doCfg = guidance > 1 && unet.config.time_cond_proj_dim() == null;
 
         progress.stage("text encoder");
+        if (r.promptEmbeds() == null && text_encoder == null)
+            throw new IllegalArgumentException(folder + " has no text encoder: pass prompt embeddings instead of a prompt");
         Tensor cond = r.promptEmbeds() != null ? r.promptEmbeds() : encodePrompt(r.prompt(), r.clipSkip());
         Tensor embeds = repeat(cond, r.batch());
         if (doCfg) {
@@ -90,8 +93,25 @@ public final class StableDiffusionPipeline implements Pipeline {
                 r.guidanceRescale(), doCfg, gen, progress);
 
         progress.stage("vae decode");
-        Tensor images = DenoiseLoop.toImages(vae.decode(vae.unscaleLatents(latents)));
+        Tensor images = DenoiseLoop.toImages(decodeRaw(latents));
         return new GenerationResult(images, latents, Map.of("parameters", Pipelines.parameters(r, steps, guidance, width, height, s, folder)));
+    }
+
+    @Override
+    public Tensor decodeRaw(Tensor latents) {
+        return vae.decode(vae.unscaleLatents(latents));
+    }
+
+    @Override
+    public UNetPipeline withScheduler(SchedulerConfig config) {
+        return new StableDiffusionPipeline(folder, tokenizer, text_encoder, unet, vae, config, be);
+    }
+
+    @Override
+    public Tensor timesteps(int steps) {
+        Scheduler s = Scheduler.fromConfig(scheduler);
+        s.setTimesteps(steps);
+        return s.timesteps();
     }
 
     private int[] latentShape(Tensor image) {
@@ -120,6 +140,6 @@ public final class StableDiffusionPipeline implements Pipeline {
     public void close() {
         unet.close();
         vae.close();
-        text_encoder.close();
+        if (text_encoder != null) text_encoder.close();
     }
 }
