@@ -78,11 +78,10 @@ public final class DPMSolverMultistepScheduler extends MultistepScheduler {
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
-        requireTimesteps();
         // learned-variance models (DeepFloyd IF) output [noise, variance]: the noise is the first 3 channels
         if (learnedVariance && predictionType.equals("epsilon")) modelOutput = modelOutput.narrow(1, 0, 3);
         checkSameShape(modelOutput, sample, "DPMSolverMultistepScheduler.step");
-        if (stepIndex < 0) initStepIndex(timestep);
+        startStep(timestep);
         int n = timesteps.length;
         boolean lowerOrderFinalStep = stepIndex == n - 1
                 && (eulerAtFinal || (lowerOrderFinal && n < 15) || finalSigmasType.equals("zero"));

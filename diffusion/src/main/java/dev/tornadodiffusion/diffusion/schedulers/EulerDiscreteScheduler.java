@@ -60,9 +60,8 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
-        requireTimesteps();
         checkSameShape(modelOutput, sample, "EulerDiscreteScheduler.step");
-        if (stepIndex < 0) initStepIndex(timestep);
+        startStep(timestep);
         float sigma = sigmas[stepIndex];
         // s_churn = 0: gamma = 0, so sigma_hat = sigma and the noise is discarded, but drawn
         if (generator != null) generator.randn(modelOutput.shape());

@@ -43,8 +43,7 @@ abstract class SigmaScheduler extends AbstractScheduler {
 
     @Override
     public Tensor scaleModelInput(Tensor sample, double timestep) {
-        requireTimesteps();
-        if (stepIndex < 0) initStepIndex(timestep);
+        startStep(timestep);
         float sigma = sigmas[stepIndex];
         float scale = sqrt(sigma * sigma + 1);
         float[] x = values(sample);
