@@ -41,7 +41,7 @@ public final class DPMSolverMultistepScheduler extends MultistepScheduler {
     @Override
     public void setTimesteps(int n) {
         checkInferenceSteps(n);
-        // the last training timestep whose lambda is still above lambda_min_clipped
+        // searchsorted(flip(lambda_t), lambda_min_clipped): trailing training timesteps whose lambda is below the clip
         int clipped = 0;
         for (int i = alphasCumprod.length - 1; i >= 0; i--) {
             float lambda = log(sqrt(alphasCumprod[i])) - log(sqrt(1 - alphasCumprod[i]));
