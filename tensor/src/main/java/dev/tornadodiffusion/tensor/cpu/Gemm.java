@@ -10,11 +10,13 @@ import java.util.Arrays;
  * The one GEMM every matmul, linear and convolution goes through:
  * {@code C[M,N] = A[M,K] · B[K,N] (+ C)}, A and B any 2-D views (transposed strides, F16/BF16 weights).
  *
- * <p>GotoBLAS structure: the depth K is cut into blocks of {@link #KC}; for each block, panels of B
+ * <p>GotoBLAS structure. The depth K is cut into even blocks of at most {@link #KC}. Panels of B
  * (KC x NR, columns interleaved) and of A (MR x KC, rows interleaved) are packed into contiguous
- * buffers, widening F16/BF16 to F32 on the way, so weights are never copied whole. Tiles of C are then
- * computed on all cores by a register-blocked MR x NR micro-kernel (12 vector accumulators, fma).
- * A tile's B panels stay in L2 while its A panels stream through L1.
+ * buffers, widening F16/BF16 to F32 on the way, so weights are never copied whole; a row-major F32 A
+ * (activations) is read in place. Then tiles of C are computed on all cores by a register-blocked
+ * MR x NR micro-kernel (12 vector accumulators, fma): per depth block, each A micro-panel stays in L1
+ * while the tile's B panels stream from L2. One parallel phase packs, one computes: two barriers per
+ * block of {@link #PACKED} floats, which matters on a machine whose cores are shared.
  */
 public final class Gemm {
     private Gemm() {}
@@ -23,12 +25,14 @@ public final class Gemm {
     static final int V = S.length();
     /** Micro-tile: MR rows x NR columns of C held in 2 * MR vector registers (fits 16 registers on AVX2). */
     static final int MR = 6, NR = 2 * V;
-    /** Depth block: an A micro-panel (MR x KC) stays in L1, a tile of B panels (KC x TILE_N) in L2. */
+    /** Depth block: an A micro-panel (MR x KC) stays in L1, a tile's B panels (KC x TILE_N) in L2. */
     static final int KC = 256;
-    /** Rows of A and columns of B packed at once: bounds the packed buffers to a few MB. */
-    static final int MC = 3072, NC = 4096;
+    /** Floats of A, and of B, packed at once (all of K): bounds the packing buffers to 8 MB each. */
+    static final int PACKED = 1 << 21;
     /** Largest tile one task computes; smaller tiles are used when there are few. */
     static final int TILE_M = 16 * MR, TILE_N = 16 * NR;
+    /** Work below which a task is not split further: about 10 microseconds. */
+    private static final double TASK_FLOPS = 1e6;
 
     /**
      * One GEMM operand as packing reads it: a matrix of "lanes" (rows of A, columns of B) by "depth"
@@ -63,63 +67,97 @@ public final class Gemm {
             return;
         }
         // Even depth blocks: 320 = 2 x 160 rather than 256 + 64.
-        int kBlocks = ceilDiv(k, KC), kcMax = ceilDiv(k, kBlocks);
-        int mcMax = Math.min(m, MC), ncMax = Math.min(n, NC);
-        Buffers buf = BUFFERS.get().ensure(roundUp(mcMax, MR) * kcMax, roundUp(ncMax, NR) * kcMax);
-        float[] ap = buf.a, bp = buf.b;
-        for (int jc = 0; jc < n; jc += NC) {
-            int nc = Math.min(NC, n - jc), nPanels = ceilDiv(nc, NR);
-            for (int kb = 0; kb < kBlocks; kb++) {
-                int pc = kb * k / kBlocks, kc = (kb + 1) * k / kBlocks - pc;
-                int jc0 = jc, pc0 = pc;
-                Parallel.forRange(nPanels, 4, (p0, p1) -> {
-                    for (int jp = p0; jp < p1; jp++) b.pack(jc0 + jp * NR, Math.min(NR, nc - jp * NR), pc0, kc, bp, jp * NR * kc, NR);
-                });
-                boolean add = accumulate || kb > 0;
-                for (int ic = 0; ic < m; ic += MC) {
-                    int mc = Math.min(MC, m - ic), mPanels = ceilDiv(mc, MR), ic0 = ic;
-                    Parallel.forRange(mPanels, 8, (p0, p1) -> {
-                        for (int ip = p0; ip < p1; ip++) a.pack(ic0 + ip * MR, Math.min(MR, mc - ip * MR), pc0, kc, ap, ip * MR * kc, MR);
-                    });
-                    macro(mc, nc, kc, ap, bp, c, cOffset + ic * ldc + jc, ldc, add);
-                }
+        int kBlocks = ceilDiv(k, KC);
+        int[] depth = new int[kBlocks + 1];
+        for (int kb = 0; kb <= kBlocks; kb++) depth[kb] = (int) ((long) kb * k / kBlocks);
+        TensorOperand direct = a instanceof TensorOperand t && t.rowMajorF32() ? t : null;
+        int mcB = Math.min(m, Math.max(MR, PACKED / k / MR * MR)), ncB = Math.min(n, Math.max(NR, PACKED / k / NR * NR));
+        Buffers buf = BUFFERS.get().ensure((direct == null ? roundUp(mcB, MR) : MR) * k, roundUp(ncB, NR) * k);
+        for (int jc = 0; jc < n; jc += ncB) {
+            for (int ic = 0; ic < m; ic += mcB) {
+                Block blk = new Block(a, b, direct, depth, ic, Math.min(mcB, m - ic), jc, Math.min(ncB, n - jc), buf.a, buf.b);
+                blk.pack(direct == null ? (mcB < m || jc == 0) : blk.mc % MR != 0, ic == 0);
+                blk.multiply(c, cOffset + ic * ldc + jc, ldc, accumulate);
             }
         }
     }
 
-    /** C block [mc, nc] (+)= packed A block · packed B block, split into tiles over all cores. */
-    private static void macro(int mc, int nc, int kc, float[] ap, float[] bp, float[] c, int cOffset, int ldc, boolean add) {
-        int mPanels = ceilDiv(mc, MR), nPanels = ceilDiv(nc, NR);
-        // Enough tiles to keep every core busy, each at least 2 x 2 micro-tiles.
-        int tileN = Math.min(TILE_N / NR, nPanels), tileM = Math.min(TILE_M / MR, mPanels);
-        while (ceilDiv(mPanels, tileM) * ceilDiv(nPanels, tileN) < 4 * Parallel.THREADS && (tileM > 2 || tileN > 2)) {
-            if (tileM >= tileN && tileM > 2) tileM = ceilDiv(tileM, 2); else tileN = ceilDiv(tileN, 2);
+    /** Rows [ic, ic+mc) x columns [jc, jc+nc) of C over all of K: its packed panels and how tiles use them. */
+    private record Block(Operand a, Operand b, TensorOperand direct, int[] depth, int ic, int mc, int jc, int nc, float[] ap, float[] bp) {
+        int mPanels() { return ceilDiv(mc, MR); }
+        int nPanels() { return ceilDiv(nc, NR); }
+
+        /**
+         * Packs A's panels (all of them, or with a row-major A only the last, partial one) and B's panels,
+         * per depth block: A panel ip of block kb at {@code depth[kb]*mPad + ip*MR*kc}, B likewise.
+         */
+        void pack(boolean packA, boolean packB) {
+            int kBlocks = depth.length - 1, aFirst = direct == null ? 0 : mPanels() - 1;
+            int aUnits = packA ? (mPanels() - aFirst) * kBlocks : 0, bUnits = packB ? nPanels() * kBlocks : 0;
+            int k = depth[kBlocks], grain = Math.max(1, (1 << 16) / (NR * Math.max(1, k / kBlocks)));
+            Parallel.forRange(aUnits + bUnits, grain, (u0, u1) -> {
+                for (int u = u0; u < u1; u++) {
+                    boolean isA = u < aUnits;
+                    int unit = isA ? u : u - aUnits, kb = unit % kBlocks, panel = unit / kBlocks, pc = depth[kb], kc = depth[kb + 1] - pc;
+                    if (isA) {
+                        int ip = aFirst + panel;
+                        a.pack(ic + ip * MR, Math.min(MR, mc - ip * MR), pc, kc, ap, aPanel(ip, kb), MR);
+                    } else {
+                        b.pack(jc + panel * NR, Math.min(NR, nc - panel * NR), pc, kc, bp, pc * roundUp(nc, NR) + panel * NR * kc, NR);
+                    }
+                }
+            });
         }
-        int tilesM = ceilDiv(mPanels, tileM), tilesN = ceilDiv(nPanels, tileN), tm = tileM, tn = tileN;
-        Parallel.forRange(tilesM * tilesN, 1, (t0, t1) -> {
-            float[] edge = null;
-            for (int t = t0; t < t1; t++) {
-                // Consecutive tiles share their B panels, which stay in this core's L2.
-                int ti = t % tilesM, tj = t / tilesM;
-                int ip1 = Math.min(mPanels, (ti + 1) * tm), jp1 = Math.min(nPanels, (tj + 1) * tn);
-                for (int ip = ti * tm; ip < ip1; ip++) {
-                    int i = ip * MR, rows = Math.min(MR, mc - i);
-                    for (int jp = tj * tn; jp < jp1; jp++) {
-                        int j = jp * NR, cols = Math.min(NR, nc - j);
-                        if (rows == MR && cols == NR) {
-                            kernel(kc, ap, ip * MR * kc, MR, 1, bp, jp * NR * kc, c, cOffset + i * ldc + j, ldc, add);
-                        } else {
-                            if (edge == null) edge = new float[MR * NR];
-                            kernel(kc, ap, ip * MR * kc, MR, 1, bp, jp * NR * kc, edge, 0, NR, false);
-                            for (int r = 0; r < rows; r++) {
-                                int co = cOffset + (i + r) * ldc + j;
-                                for (int q = 0; q < cols; q++) c[co + q] = add ? c[co + q] + edge[r * NR + q] : edge[r * NR + q];
+
+        /** Where A panel ip of depth block kb was packed (a row-major A keeps only its partial last panel, alone). */
+        int aPanel(int ip, int kb) {
+            int pc = depth[kb], kc = depth[kb + 1] - pc;
+            return direct == null ? pc * roundUp(mc, MR) + ip * MR * kc : pc * MR;
+        }
+
+        /** C block (+)= A block · B block, in tiles over all cores; each tile runs through all of K. */
+        void multiply(float[] c, int cOffset, int ldc, boolean accumulate) {
+            int mPanels = mPanels(), nPanels = nPanels(), kBlocks = depth.length - 1, k = depth[kBlocks], nPad = roundUp(nc, NR);
+            // Enough tiles to keep every core busy, each at least 2 x 2 micro-tiles.
+            int tileN = Math.min(TILE_N / NR, nPanels), tileM = Math.min(TILE_M / MR, mPanels);
+            while (ceilDiv(mPanels, tileM) * ceilDiv(nPanels, tileN) < 4 * Parallel.THREADS && (tileM > 2 || tileN > 2)) {
+                if (tileM >= tileN && tileM > 2) tileM = ceilDiv(tileM, 2); else tileN = ceilDiv(tileN, 2);
+            }
+            int tilesM = ceilDiv(mPanels, tileM), tilesN = ceilDiv(nPanels, tileN), tm = tileM, tn = tileN;
+            int grain = (int) Math.max(1, TASK_FLOPS / (2.0 * tm * MR * tn * NR * k));
+            float[] aDirect = direct == null ? null : direct.heap();
+            int lda = direct == null ? 0 : direct.laneStride();
+            Parallel.forRange(tilesM * tilesN, grain, (t0, t1) -> {
+                float[] edge = null;
+                for (int t = t0; t < t1; t++) {
+                    int ti = t % tilesM, tj = t / tilesM;
+                    int ip1 = Math.min(mPanels, (ti + 1) * tm), jp1 = Math.min(nPanels, (tj + 1) * tn);
+                    for (int kb = 0; kb < kBlocks; kb++) {
+                        int pc = depth[kb], kc = depth[kb + 1] - pc;
+                        boolean add = accumulate || kb > 0;
+                        for (int ip = ti * tm; ip < ip1; ip++) {
+                            int i = ip * MR, rows = Math.min(MR, mc - i);
+                            boolean inPlace = aDirect != null && rows == MR;
+                            float[] as = inPlace ? aDirect : ap;
+                            int ao = inPlace ? direct.offset(ic + i, pc) : aPanel(ip, kb), aStep = inPlace ? 1 : MR, aRow = inPlace ? lda : 1;
+                            for (int jp = tj * tn; jp < jp1; jp++) {
+                                int j = jp * NR, cols = Math.min(NR, nc - j), bo = pc * nPad + jp * NR * kc;
+                                if (rows == MR && cols == NR) {
+                                    kernel(kc, as, ao, aStep, aRow, bp, bo, c, cOffset + i * ldc + j, ldc, add);
+                                } else {
+                                    if (edge == null) edge = new float[MR * NR];
+                                    kernel(kc, as, ao, aStep, aRow, bp, bo, edge, 0, NR, false);
+                                    for (int r = 0; r < rows; r++) {
+                                        int co = cOffset + (i + r) * ldc + j;
+                                        for (int q = 0; q < cols; q++) c[co + q] = add ? c[co + q] + edge[r * NR + q] : edge[r * NR + q];
+                                    }
+                                }
                             }
                         }
                     }
                 }
-            }
-        });
+            });
+        }
     }
 
     /**

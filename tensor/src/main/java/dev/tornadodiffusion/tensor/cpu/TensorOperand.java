@@ -47,6 +47,16 @@ final class TensorOperand implements Gemm.Operand {
         return s.heapBase().orElse(null) instanceof float[] a && s.address() % Float.BYTES == 0 ? a : null;
     }
 
+    /** True when lanes are rows of a heap F32 array, contiguous along depth: the GEMM reads it in place. */
+    boolean rowMajorF32() { return heap != null && depthStride == 1 && laneStride <= Integer.MAX_VALUE; }
+
+    float[] heap() { return heap; }
+
+    int laneStride() { return (int) laneStride; }
+
+    /** Array index of element (lane, depth) of a heap operand. */
+    int offset(int lane, int depth) { return (int) (base + lane * laneStride + depth * depthStride); }
+
     @Override
     public void pack(int lane0, int lanes, int depth0, int depth, float[] dst, int off, int width) {
         long start = base + lane0 * laneStride + depth0 * depthStride;

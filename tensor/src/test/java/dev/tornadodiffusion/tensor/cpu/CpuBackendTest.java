@@ -54,11 +54,14 @@ class CpuBackendTest {
 
     @Test
     void gemmCrossesEveryBlockBoundary() {
-        // Depth over several KC blocks, columns over NC, rows over MC: cheap because the other sizes are small.
-        int[][] shapes = {{13, 3 * Gemm.KC + 5, 37}, {5, 3, Gemm.NC + 40}, {Gemm.MC + 7, 4, 3}, {2 * Gemm.MR + 1, 2 * Gemm.KC, 3 * Gemm.NR + 1}};
+        // Depth over several KC blocks; with a deep K the packing budget splits rows and columns into blocks too.
+        int deep = Gemm.PACKED / 40;
+        int[][] shapes = {{13, 3 * Gemm.KC + 5, 37}, {2 * Gemm.MR + 1, 2 * Gemm.KC, 3 * Gemm.NR + 1}, {100, deep, 1}, {2, deep, 2 * Gemm.NR + 5}};
         for (int[] s : shapes) {
-            Tensor a = rand(r, s[0], s[1]), b = rand(r, s[1], s[2]);
-            assertClose("gemm " + Arrays.toString(s), ref.matmul(a, b), cpu.matmul(a, b), 1e-5, gemmTol(s[1]));
+            Tensor a = rand(r, s[0], s[1]), b = rand(r, s[1], s[2]), expected = ref.matmul(a, b);
+            assertClose("gemm " + Arrays.toString(s), expected, cpu.matmul(a, b), 1e-5, gemmTol(s[1]));
+            Tensor at = a.transpose(0, 1).contiguous().transpose(0, 1);
+            assertClose("gemm, packed A " + Arrays.toString(s), expected, cpu.matmul(at, b), 1e-5, gemmTol(s[1]));
         }
     }
 
