@@ -2,6 +2,7 @@ package dev.tornadodiffusion.tensor.cpu;
 
 import dev.tornadodiffusion.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import java.util.Arrays;
@@ -14,16 +15,19 @@ import static dev.tornadodiffusion.tensor.cpu.Gemm.ceilDiv;
 import static dev.tornadodiffusion.tensor.cpu.Gemm.roundUp;
 
 /**
- * Fused multi-head attention, flash style: a block of queries meets the keys block by block; scores
- * of one block ({@code Q·K^T}, by the GEMM micro-kernel) get an online softmax (running max and sum
- * per query) and are multiplied into the output accumulator ({@code P·V}, by the same kernel). Memory
- * is O(tokens): K and V are packed once per head, scores exist only for one block at a time.
+ * Fused multi-head attention, flash style, computed transposed so that queries are the vector lanes:
+ * for a block of NR queries, the scores of one block of keys are {@code S^T = K · Q^T} (keys x queries,
+ * by the GEMM micro-kernel), the online softmax runs down the keys with a running max and sum per
+ * query lane, and {@code O^T += V^T · P^T} (the same kernel; head dims are its rows, so 40 wastes
+ * little). Memory is O(tokens): K and V^T are packed once per head, scores exist for one block only.
  */
 final class Attention {
     private Attention() {}
 
-    /** Queries per task (whole micro-panels) and keys per block (whole key panels). */
-    private static final int BQ = 16 * MR, BK = 8 * NR;
+    /** Keys per block: whole micro-panels of the kernel's rows. */
+    private static final int BK = 48 * MR;
+    /** Lane index, for the causal mask: lanes 0..V-1 and V..2V-1. */
+    private static final FloatVector IOTA = FloatVector.fromArray(S, iota(), 0), IOTA_HI = IOTA.add(V);
 
     static Tensor forward(Tensor q, Tensor k, Tensor v, int heads, boolean causal) {
         if (q.rank() != 3 || k.rank() != 3 || v.rank() != 3 || heads < 1)
@@ -36,50 +40,43 @@ final class Attention {
         if (nq == 0 || nk == 0 || dv == 0) return out;
         float[] o = out.array();
         float scale = (float) (1.0 / Math.sqrt(dq));
-        int kPanels = ceilDiv(nk, NR), dvPad = roundUp(dv, NR), vPanels = dvPad / NR;
-        int kSize = kPanels * NR * dq, vSize = dvPad * nk;
-        // K^T as B panels (depth = head dim, lanes = keys) and V as B panels (depth = keys, lanes = head dim), per (batch, head).
+        int kPanels = ceilDiv(nk, MR), vPanels = ceilDiv(dv, MR);
+        int kSize = kPanels * MR * dq, vSize = vPanels * MR * nk;
+        // Per (batch, head): K as A panels (rows = keys, depth = head dim), V^T as A panels (rows = head dim, depth = keys).
         float[] kp = new float[b * heads * kSize], vp = new float[b * heads * vSize];
         Parallel.forRange(b * heads, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int bi = r / heads, h = r % heads;
-                Gemm.Operand kt = Gemm.Operand.cols(k.select(0, bi).narrow(1, h * dq, dq).transpose(0, 1));
-                Gemm.Operand vh = Gemm.Operand.cols(v.select(0, bi).narrow(1, h * dv, dv));
-                for (int p = 0; p < kPanels; p++) kt.pack(p * NR, Math.min(NR, nk - p * NR), 0, dq, kp, r * kSize + p * NR * dq, NR);
-                for (int p = 0; p < vPanels; p++) vh.pack(p * NR, Math.min(NR, dv - p * NR), 0, nk, vp, r * vSize + p * NR * nk, NR);
+                Gemm.Operand kh = Gemm.Operand.rows(k.select(0, bi).narrow(1, h * dq, dq));
+                Gemm.Operand vt = Gemm.Operand.rows(v.select(0, bi).narrow(1, h * dv, dv).transpose(0, 1));
+                for (int p = 0; p < kPanels; p++) kh.pack(p * MR, Math.min(MR, nk - p * MR), 0, dq, kp, r * kSize + p * MR * dq, MR);
+                for (int p = 0; p < vPanels; p++) vt.pack(p * MR, Math.min(MR, dv - p * MR), 0, nk, vp, r * vSize + p * MR * nk, MR);
             }
         });
-        int qBlocks = ceilDiv(nq, BQ);
+        int qBlocks = ceilDiv(nq, NR);
         Parallel.forRange(b * heads * qBlocks, (t0, t1) -> {
-            float[] qp = new float[BQ * dq], s = new float[BQ * BK], acc = new float[BQ * dvPad];
-            float[] max = new float[BQ], sum = new float[BQ];
+            float[] qt = new float[dq * NR], st = new float[BK * NR], ot = new float[vPanels * MR * NR];
+            float[] max = new float[NR], sum = new float[NR];
             for (int t = t0; t < t1; t++) {
                 int qb = t % qBlocks, r = t / qBlocks, bi = r / heads, h = r % heads;
-                int q0 = qb * BQ, rows = Math.min(BQ, nq - q0), panels = ceilDiv(rows, MR);
-                Gemm.Operand qh = Gemm.Operand.rows(q.select(0, bi).narrow(1, h * dq, dq));
-                for (int p = 0; p < panels; p++) qh.pack(q0 + p * MR, Math.min(MR, rows - p * MR), 0, dq, qp, p * MR * dq, MR);
-                Arrays.fill(acc, 0f);
+                int q0 = qb * NR, rows = Math.min(NR, nq - q0);
+                Gemm.Operand.cols(q.select(0, bi).narrow(1, h * dq, dq).transpose(0, 1)).pack(q0, rows, 0, dq, qt, 0, NR);
+                Arrays.fill(ot, 0f);
                 Arrays.fill(max, Float.NEGATIVE_INFINITY);
                 Arrays.fill(sum, 0f);
-                int keyEnd = causal ? Math.min(nk, q0 + rows) : nk;
+                int keyEnd = causal ? Math.min(nk, q0 + NR) : nk;
                 for (int j0 = 0; j0 < keyEnd; j0 += BK) {
-                    int keys = Math.min(BK, nk - j0), keyPanels = ceilDiv(keys, NR);
-                    for (int jp = 0; jp < keyPanels; jp++)
-                        for (int p = 0; p < panels; p++)
-                            Gemm.kernel(dq, qp, p * MR * dq, MR, 1, kp, r * kSize + (j0 / NR + jp) * NR * dq, s, p * MR * BK + jp * NR, BK, false);
-                    for (int i = 0; i < rows; i++) {
-                        int valid = causal ? Math.min(keys, q0 + i - j0 + 1) : keys;
-                        float corr = softmaxStep(s, i * BK, valid, keys, scale, max, sum, i);
-                        if (corr != 1f) scaleRow(acc, i * dvPad, dvPad, corr);
-                    }
-                    for (int p = 0; p < panels; p++)
-                        for (int c = 0; c < vPanels; c++)
-                            Gemm.kernel(keys, s, p * MR * BK, 1, BK, vp, r * vSize + c * NR * nk + j0 * NR, acc, p * MR * dvPad + c * NR, dvPad, true);
+                    int keys = Math.min(BK, keyEnd - j0);
+                    for (int p = 0; p < ceilDiv(keys, MR); p++)
+                        Gemm.kernel(dq, kp, r * kSize + (j0 / MR + p) * MR * dq, MR, 1, qt, 0, st, p * MR * NR, NR, false);
+                    softmaxStep(st, keys, scale, causal ? j0 - q0 : Integer.MIN_VALUE, max, sum, ot);
+                    for (int p = 0; p < vPanels; p++)
+                        Gemm.kernel(keys, vp, r * vSize + p * MR * nk + j0 * MR, MR, 1, st, 0, ot, p * MR * NR, NR, true);
                 }
                 for (int i = 0; i < rows; i++) {
                     float inv = 1f / sum[i];
-                    int src = i * dvPad, dst = (bi * nq + q0 + i) * heads * dv + h * dv;
-                    for (int d = 0; d < dv; d++) o[dst + d] = acc[src + d] * inv;
+                    int dst = (bi * nq + q0 + i) * heads * dv + h * dv;
+                    for (int d = 0; d < dv; d++) o[dst + d] = ot[d * NR + i] * inv;
                 }
             }
         });
@@ -87,42 +84,50 @@ final class Attention {
     }
 
     /**
-     * Online softmax over one row of block scores {@code s[at..at+keys)}: scales the first {@code valid}
-     * scores, raises the running max of row {@code i}, replaces scores by {@code exp(score - max)} (0 for
-     * masked keys), adds them to the running sum and returns the factor that rescales earlier output.
+     * Online softmax over a block of transposed scores {@code st[key][query]}: scales them, raises each
+     * query's running max, replaces scores by {@code exp(score - max)}, adds them to the running sums and
+     * rescales the output accumulated so far. With a causal mask, key {@code j} is hidden from query lane
+     * {@code i} when {@code j + shift > i} ({@code shift} = first key - first query).
      */
-    private static float softmaxStep(float[] s, int at, int valid, int keys, float scale, float[] max, float[] sum, int i) {
-        if (valid <= 0) {
-            Arrays.fill(s, at, at + keys, 0f);
-            return 1f;
+    private static void softmaxStep(float[] st, int keys, float scale, int shift, float[] max, float[] sum, float[] ot) {
+        FloatVector ninf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        FloatVector m0 = FloatVector.fromArray(S, max, 0), m1 = FloatVector.fromArray(S, max, V);
+        for (int j = 0; j < keys; j++) {
+            FloatVector x0 = FloatVector.fromArray(S, st, j * NR).mul(scale), x1 = FloatVector.fromArray(S, st, j * NR + V).mul(scale);
+            if (shift != Integer.MIN_VALUE && j + shift > 0) {
+                VectorMask<Float> hidden0 = IOTA.compare(VectorOperators.LT, j + shift), hidden1 = IOTA_HI.compare(VectorOperators.LT, j + shift);
+                x0 = x0.blend(ninf, hidden0);
+                x1 = x1.blend(ninf, hidden1);
+            }
+            x0.intoArray(st, j * NR);
+            x1.intoArray(st, j * NR + V);
+            m0 = m0.max(x0);
+            m1 = m1.max(x1);
         }
-        int j = 0;
-        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (int end = valid - V; j <= end; j += V) {
-            FloatVector x = FloatVector.fromArray(S, s, at + j).mul(scale);
-            x.intoArray(s, at + j);
-            vmax = vmax.max(x);
+        FloatVector old0 = FloatVector.fromArray(S, max, 0), old1 = FloatVector.fromArray(S, max, V);
+        FloatVector c0 = old0.sub(m0).lanewise(VectorOperators.EXP), c1 = old1.sub(m1).lanewise(VectorOperators.EXP);
+        FloatVector s0 = FloatVector.zero(S), s1 = s0;
+        for (int j = 0; j < keys; j++) {
+            FloatVector e0 = FloatVector.fromArray(S, st, j * NR).sub(m0).lanewise(VectorOperators.EXP);
+            FloatVector e1 = FloatVector.fromArray(S, st, j * NR + V).sub(m1).lanewise(VectorOperators.EXP);
+            e0.intoArray(st, j * NR);
+            e1.intoArray(st, j * NR + V);
+            s0 = s0.add(e0);
+            s1 = s1.add(e1);
         }
-        float m = vmax.reduceLanes(VectorOperators.MAX);
-        for (; j < valid; j++) { s[at + j] *= scale; m = Math.max(m, s[at + j]); }
-        float mNew = Math.max(max[i], m);
-        float corr = (float) Math.exp(max[i] - mNew);
-        FloatVector vm = FloatVector.broadcast(S, mNew), vsum = FloatVector.zero(S);
-        j = 0;
-        for (int end = valid - V; j <= end; j += V) {
-            FloatVector e = FloatVector.fromArray(S, s, at + j).sub(vm).lanewise(VectorOperators.EXP);
-            e.intoArray(s, at + j);
-            vsum = vsum.add(e);
+        m0.intoArray(max, 0);
+        m1.intoArray(max, V);
+        FloatVector.fromArray(S, sum, 0).fma(c0, s0).intoArray(sum, 0);
+        FloatVector.fromArray(S, sum, V).fma(c1, s1).intoArray(sum, V);
+        for (int d = 0; d < ot.length; d += NR) {
+            FloatVector.fromArray(S, ot, d).mul(c0).intoArray(ot, d);
+            FloatVector.fromArray(S, ot, d + V).mul(c1).intoArray(ot, d + V);
         }
-        float total = vsum.reduceLanes(VectorOperators.ADD);
-        for (; j < valid; j++) { float e = (float) Math.exp(s[at + j] - mNew); s[at + j] = e; total += e; }
-        Arrays.fill(s, at + valid, at + keys, 0f);
-        max[i] = mNew;
-        sum[i] = sum[i] * corr + total;
-        return corr;
     }
 
-    private static void scaleRow(float[] a, int at, int len, float f) {
-        for (int j = 0; j < len; j += V) FloatVector.fromArray(S, a, at + j).mul(f).intoArray(a, at + j);
+    private static float[] iota() {
+        float[] a = new float[V];
+        for (int i = 0; i < V; i++) a[i] = i;
+        return a;
     }
 }
