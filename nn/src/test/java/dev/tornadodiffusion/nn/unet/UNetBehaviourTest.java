@@ -58,9 +58,10 @@ class UNetBehaviourTest {
     void oneTimestepIsBroadcastToTheBatch() throws IOException {
         try (UNet2DConditionModel unet = UNet2DConditionModel.load(SD, Backends.cpu(), null)) {
             Tensor x = random(3, 2, 4, 8, 8), ctx = random(4, 2, 77, 32);
+            // Equal up to the last ulp: the vector kernels' exp may be interpreted or JIT-intrinsified between calls.
             float[] scalarInt = unet.forward(x, Tensor.ofLongs(new long[] {321}), ctx).toFloatArray();
-            assertArrayEquals(scalarInt, unet.forward(x, Tensor.of(new float[] {321}, 1), ctx).toFloatArray());
-            assertArrayEquals(scalarInt, unet.forward(x, Tensor.of(new float[] {321, 321}, 2), ctx).toFloatArray());
+            assertArrayEquals(scalarInt, unet.forward(x, Tensor.of(new float[] {321}, 1), ctx).toFloatArray(), 1e-5f);
+            assertArrayEquals(scalarInt, unet.forward(x, Tensor.of(new float[] {321, 321}, 2), ctx).toFloatArray(), 1e-5f);
             assertFalse(java.util.Arrays.equals(scalarInt, unet.forward(x, Tensor.of(new float[] {321, 320}, 2), ctx).toFloatArray()));
             assertThrows(IllegalArgumentException.class, () -> unet.forward(x, Tensor.of(new float[3], 3), ctx));
             assertThrows(IllegalArgumentException.class, () -> unet.forward(x, Tensor.scalar(1), random(5, 1, 77, 32)));
