@@ -134,11 +134,17 @@ public final class KeyTable {
 
     /** The original key and layout of diffusers key {@code key}; an error when no rule covers it. */
     public Source toOriginal(String key) {
+        Source s = findOriginal(key);
+        if (s == null) throw new WeightFormatException("no original-layout name for " + WeightFormatException.quote(key));
+        return s;
+    }
+
+    /** The original key and layout of diffusers key {@code key}, or null when no rule covers it. */
+    public Source findOriginal(String key) {
         Rule t = tensorsByDiffusers.get(key);
         if (t != null) return new Source(t.original, t.layout);
         Rule m = longest(modulesByDiffusers, key);
-        if (m == null) throw new WeightFormatException("no original-layout name for " + WeightFormatException.quote(key));
-        return new Source(m.original + key.substring(m.diffusers.length()), Layout.SAME);
+        return m == null ? null : new Source(m.original + key.substring(m.diffusers.length()), Layout.SAME);
     }
 
     /**

@@ -157,6 +157,21 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         return t;
     }
 
+    /**
+     * The table between the diffusers keys {@code diffusersKeys} of {@code component} and its original layout in an
+     * {@code arch} checkpoint: the one loading uses, built from the diffusers side.
+     */
+    public static KeyTable table(String component, Collection<String> diffusersKeys, Architecture arch, String source) {
+        return switch (component) {
+            case "unet" -> UNetLayout.table(UNetLayout.fromDiffusers(diffusersKeys, source));
+            case "vae" -> VaeLayout.table(VaeLayout.fromDiffusers(diffusersKeys, source));
+            case "text_encoder" -> arch == Architecture.SD2 ? ClipLayout.openClip(ClipLayout.transformersLayers(diffusersKeys) + 1, true)
+                    : ClipLayout.transformers(diffusersKeys);
+            case "text_encoder_2" -> ClipLayout.openClip(ClipLayout.transformersLayers(diffusersKeys), false);
+            default -> throw new IllegalArgumentException("unknown component '" + component + "' (known: " + String.join(", ", COMPONENTS) + ")");
+        };
+    }
+
     public Architecture architecture() { return architecture; }
 
     /** The components present, in the order of {@link #COMPONENTS}. */
@@ -195,14 +210,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (Part p : parts(arch)) {
             StateDict sd = components.get(p.component);
-            if (sd == null) continue;
-            KeyTable table = switch (p.kind) {
-                case UNET -> UNetLayout.table(UNetLayout.fromDiffusers(sd.keys(), sd.source()));
-                case VAE -> VaeLayout.table(VaeLayout.fromDiffusers(sd.keys(), sd.source()));
-                case CLIP -> ClipLayout.transformers(sd.keys());
-                case OPEN_CLIP -> ClipLayout.openClip(ClipLayout.transformersLayers(sd.keys()), false);
-            };
-            out.putAll(table.toOriginal(sd, p.prefix));
+            if (sd != null) out.putAll(table(p.component, sd.keys(), arch, sd.source()).toOriginal(sd, p.prefix));
         }
         for (String name : components.keySet())
             if (parts(arch).stream().noneMatch(p -> p.component.equals(name)))
