@@ -1,13 +1,44 @@
 package dev.tornadodiffusion.examples;
 
+import dev.tornadodiffusion.diffusion.ParityCheck;
+import dev.tornadodiffusion.diffusion.TorchRngParity;
+import dev.tornadodiffusion.diffusion.schedulers.SchedulerParity;
+import dev.tornadodiffusion.nn.clip.ClipTextParity;
+import dev.tornadodiffusion.nn.clip.ClipTokenizerParity;
+import dev.tornadodiffusion.nn.tld.TldParity;
+import dev.tornadodiffusion.nn.unet.UNetParity;
+import dev.tornadodiffusion.nn.vae.VaeParity;
+import dev.tornadodiffusion.tensor.Compare;
+import dev.tornadodiffusion.weights.Safetensors;
+
+import java.util.List;
 import java.util.Map;
 
 /** Which code runs each kind of reference case (see ParityCommand.kindOf). */
 final class ParityKinds {
     private ParityKinds() {}
 
-    private static final Map<String, ParityCommand.Kind> KINDS = Map.of(
+    private static final Map<String, ParityCommand.Kind> KINDS = Map.ofEntries(
+            Map.entry("unet", UNetParity::run),
+            Map.entry("vae", VaeParity::run),
+            Map.entry("clip-text", ClipTextParity::run),
+            Map.entry("clip-tokenizer", ClipTokenizerParity::run),
+            Map.entry("tld-denoiser", TldParity::run),
+            Map.entry("scheduler", (dir, be) -> {
+                try (Safetensors t = Safetensors.open(dir.resolve("trajectory.safetensors"))) {
+                    return checks(SchedulerParity.run(dir, t));
+                }
+            }),
+            Map.entry("torch-rng", (dir, be) -> {
+                try (Safetensors t = Safetensors.open(dir.resolve("outputs.safetensors"))) {
+                    return checks(TorchRngParity.run(t));
+                }
+            })
     );
 
     static ParityCommand.Kind get(String kind) { return KINDS.get(kind); }
+
+    private static List<Compare.Check> checks(List<ParityCheck> checks) {
+        return checks.stream().map(c -> new Compare.Check(c.name(), c.maxAbsErr(), c.maxRelErr(), c.tolerance(), c.pass(), null)).toList();
+    }
 }

@@ -17,6 +17,15 @@ public final class Linear {
         this.be = p.backend();
     }
 
+    /** A Linear over given tensors, e.g. a 1x1 convolution's weight viewed as [out, in]. */
+    public Linear(Tensor weight, Tensor bias, Backend be) {
+        this.outFeatures = weight.dim(0);
+        this.inFeatures = weight.dim(1);
+        this.weight = weight;
+        this.bias = bias;
+        this.be = be;
+    }
+
     public Tensor forward(Tensor x) {
         return be.linear(x, weight, bias);
     }

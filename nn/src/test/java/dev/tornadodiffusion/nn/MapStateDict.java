@@ -9,10 +9,10 @@ import java.util.Map;
 import java.util.Set;
 
 /** An in-memory StateDict for tests. */
-final class MapStateDict implements StateDict {
-    final Map<String, Tensor> tensors = new LinkedHashMap<>();
+public final class MapStateDict implements StateDict {
+    public final Map<String, Tensor> tensors = new LinkedHashMap<>();
 
-    MapStateDict put(String key, Tensor t) {
+    public MapStateDict put(String key, Tensor t) {
         tensors.put(key, t);
         return this;
     }

@@ -50,6 +50,15 @@ public interface Backend {
     /** {@code x * sigmoid(1.702 x)}, as in OpenAI CLIP. */
     Tensor quickGelu(Tensor x);
 
+    Tensor exp(Tensor x);
+
+    Tensor sin(Tensor x);
+
+    Tensor cos(Tensor x);
+
+    /** {@code min(max(x, lo), hi)}. */
+    Tensor clamp(Tensor x, float lo, float hi);
+
     /** Element-wise with NumPy broadcasting. */
     Tensor add(Tensor a, Tensor b);
 

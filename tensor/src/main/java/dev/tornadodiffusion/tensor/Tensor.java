@@ -65,6 +65,32 @@ public final class Tensor {
         return new Tensor(segment, null, dtype, 0, shape.clone(), contiguousStrides(shape));
     }
 
+    /**
+     * A strided view of raw little-endian bytes without copying (a PyTorch storage, say): element
+     * {@code offset} is the first, strides count elements and may be 0 (broadcast) but not negative.
+     */
+    public static Tensor asStrided(MemorySegment segment, DType dtype, int[] shape, long[] strides, long offset) {
+        if (shape.length != strides.length || offset < 0)
+            throw new IllegalArgumentException("bad view: shape " + Arrays.toString(shape) + ", strides " + Arrays.toString(strides) + ", offset " + offset);
+        long end;   // one past the highest element index the view reaches, in elements then bytes
+        try {
+            end = Math.addExact(offset, 1);
+            for (int i = 0; i < shape.length; i++) {
+                if (shape[i] < 0 || strides[i] < 0)
+                    throw new IllegalArgumentException("negative size or stride: shape " + Arrays.toString(shape) + ", strides " + Arrays.toString(strides));
+                if (shape[i] == 0) { end = 0; break; }
+                end = Math.addExact(end, Math.multiplyExact((long) shape[i] - 1, strides[i]));
+            }
+            end = Math.multiplyExact(end, (long) dtype.byteSize);
+        } catch (ArithmeticException e) {
+            end = Long.MAX_VALUE;
+        }
+        if (end > segment.byteSize())
+            throw new IllegalArgumentException("view " + dtype + Arrays.toString(shape) + " strides " + Arrays.toString(strides) + " offset " + offset
+                    + " reaches beyond " + segment.byteSize() + " bytes");
+        return new Tensor(segment, null, dtype, offset, shape.clone(), strides.clone());
+    }
+
     // ---- shape
 
     public DType dtype() { return dtype; }

@@ -122,6 +122,13 @@ public final class ClipTokenizer {
 
     public int vocabSize() { return vocab.size(); }
 
+    /** The id of a vocabulary entry as written in vocab.json (e.g. "!" = 0, which SDXL's second tokenizer pads with). */
+    public int tokenId(String token) {
+        Integer id = vocab.get(token);
+        if (id == null) throw new IllegalArgumentException("'" + token + "' is not in the vocabulary");
+        return id;
+    }
+
     /** The prompt's token ids, without start/end tokens and without any length limit ({@code SimpleTokenizer.encode}). */
     public int[] encode(String text) {
         IntStream.Builder ids = IntStream.builder();

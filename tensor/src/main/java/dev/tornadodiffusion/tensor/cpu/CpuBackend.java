@@ -99,6 +99,10 @@ public final class CpuBackend implements Backend {
     @Override public Tensor gelu(Tensor x) { return Elementwise.map(x, Elementwise.GELU); }
     @Override public Tensor geluTanh(Tensor x) { return Elementwise.map(x, Elementwise.GELU_TANH); }
     @Override public Tensor quickGelu(Tensor x) { return Elementwise.map(x, Elementwise.QUICK_GELU); }
+    @Override public Tensor exp(Tensor x) { return Elementwise.map(x, v -> (float) Math.exp(v)); }
+    @Override public Tensor sin(Tensor x) { return Elementwise.map(x, v -> (float) Math.sin(v)); }
+    @Override public Tensor cos(Tensor x) { return Elementwise.map(x, v -> (float) Math.cos(v)); }
+    @Override public Tensor clamp(Tensor x, float lo, float hi) { return Elementwise.map(x, v -> Math.min(Math.max(v, lo), hi)); }
     @Override public Tensor add(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.ADD); }
     @Override public Tensor sub(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.SUB); }
     @Override public Tensor mul(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.MUL); }

@@ -1,0 +1,148 @@
+package dev.tornadodiffusion.diffusion.schedulers;
+
+import dev.tornadodiffusion.tensor.Tensor;
+
+import java.util.Optional;
+
+/**
+ * The exponential-integrator multistep solvers (DPM-Solver, UniPC): they work with sigma, alpha_t = 1/sqrt(sigma^2+1),
+ * sigma_t = sigma * alpha_t and the half log-SNR lambda = log(alpha_t) - log(sigma_t), keep the last
+ * {@code solver_order} converted model outputs, and need no input scaling (init_noise_sigma = 1).
+ */
+abstract class MultistepScheduler extends AbstractScheduler {
+    final int solverOrder;
+    final String predictionType;
+    final boolean thresholding;
+    final double dynamicThresholdingRatio;
+    final double sampleMaxValue;
+    final boolean lowerOrderFinal;
+    final boolean useKarrasSigmas;
+    final String timestepSpacing;
+
+    /** float32, one per timestep plus the final sigma. */
+    float[] sigmas = new float[0];
+    /** The last solver_order converted model outputs, oldest first (null before they exist). */
+    float[][] modelOutputs;
+    int lowerOrderNums;
+
+    MultistepScheduler(SchedulerConfig config, boolean rescaleSupported) {
+        super(config, "linear", 0.0001, 0.02, rescaleSupported);
+        this.solverOrder = config.getInt("solver_order", 2);
+        if (solverOrder < 1) throw new IllegalArgumentException(config.source() + ": \"solver_order\" must be at least 1");
+        this.predictionType = predictionType("epsilon", "sample", "v_prediction");
+        this.thresholding = config.getBoolean("thresholding", false);
+        this.dynamicThresholdingRatio = config.getDouble("dynamic_thresholding_ratio", 0.995);
+        this.sampleMaxValue = config.getDouble("sample_max_value", 1.0);
+        this.lowerOrderFinal = config.getBoolean("lower_order_final", true);
+        this.useKarrasSigmas = config.getBoolean("use_karras_sigmas", false);
+        this.timestepSpacing = timestepSpacing("linspace");
+        this.modelOutputs = new float[solverOrder][];
+    }
+
+    /** Resets the solver history for a new run. */
+    void resetHistory() {
+        modelOutputs = new float[solverOrder][];
+        lowerOrderNums = 0;
+    }
+
+    /** Appends the newest converted model output, dropping the oldest. */
+    void pushModelOutput(float[] m) {
+        System.arraycopy(modelOutputs, 1, modelOutputs, 0, solverOrder - 1);
+        modelOutputs[solverOrder - 1] = m;
+    }
+
+    /** {@code model_outputs[-k]} (k = 1: newest). */
+    float[] modelOutput(int k) {
+        return modelOutputs[solverOrder - k];
+    }
+
+    /** Karras sigmas over the training range (largest first) and the rounded timesteps they map to. */
+    double[][] karrasSchedule(float[] trainSigmas, int n) {
+        double[] flipped = new double[trainSigmas.length];
+        for (int i = 0; i < flipped.length; i++) flipped[i] = trainSigmas[trainSigmas.length - 1 - i];
+        double[] s = ScheduleMath.karras(flipped, Double.NaN, Double.NaN, n);
+        return new double[][]{s, timestepsForSigmas(s, ScheduleMath.log(trainSigmas))};
+    }
+
+    static double[] timestepsForSigmas(double[] s, float[] logSigmas) {
+        double[] t = new double[s.length];
+        for (int i = 0; i < s.length; i++) t[i] = Math.rint(ScheduleMath.sigmaToT(s[i], logSigmas));
+        return t;
+    }
+
+    @Override
+    public Optional<Tensor> sigmas() {
+        return Optional.of(Tensor.of(sigmas.clone(), sigmas.length));
+    }
+
+    @Override
+    public float initNoiseSigma() {
+        return 1f;
+    }
+
+    @Override
+    public Tensor scaleModelInput(Tensor sample, double timestep) {
+        return sample;
+    }
+
+    /** Missing timesteps map to the last step, repeated ones to their second occurrence. */
+    @Override
+    int indexForTimestep(double t) {
+        int first = -1;
+        for (int i = 0; i < timesteps.length; i++) {
+            if (timesteps[i] != t) continue;
+            if (first >= 0) return i;
+            first = i;
+        }
+        return first >= 0 ? first : timesteps.length - 1;
+    }
+
+    @Override
+    public Tensor addNoise(Tensor original, Tensor noise, Tensor timesteps) {
+        int[] idx = addNoiseStepIndices(timesteps);
+        float[] a = new float[idx.length], s = new float[idx.length];
+        for (int b = 0; b < idx.length; b++) {
+            a[b] = alphaT(sigmas[idx[b]]);
+            s[b] = sigmas[idx[b]] * a[b];
+        }
+        return mixPerBatch(original, noise, a, s);
+    }
+
+    /** {@code _sigma_to_alpha_sigma_t}: alpha_t = 1 / sqrt(sigma^2 + 1). */
+    static float alphaT(float sigma) {
+        return 1f / sqrt(sigma * sigma + 1);
+    }
+
+    /** lambda = log(alpha_t) - log(sigma_t) for noise level {@code sigma} (float32 torch ops). */
+    static float lambda(float sigma) {
+        float alpha = alphaT(sigma);
+        return log(alpha) - log(sigma * alpha);
+    }
+
+    static float log(float x) {
+        return TorchFloatMath.log(x);
+    }
+
+    static float exp(float x) {
+        return TorchFloatMath.exp(x);
+    }
+
+    /** {@code c[0]*t[0] + c[1]*t[1] + ...} per element, summed left to right in float32. */
+    static float[] combine(float[] c, float[]... t) {
+        int n = t[0].length;
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            float acc = c[0] * t[0][i];
+            for (int k = 1; k < t.length; k++) acc = acc + c[k] * t[k][i];
+            out[i] = acc;
+        }
+        return out;
+    }
+
+    /** {@code c * (a - b)} per element. */
+    static float[] scaledDifference(float c, float[] a, float[] b) {
+        float[] out = new float[a.length];
+        for (int i = 0; i < a.length; i++) out[i] = c * (a[i] - b[i]);
+        return out;
+    }
+}

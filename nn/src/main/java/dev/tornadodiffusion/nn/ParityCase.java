@@ -1,0 +1,95 @@
+package dev.tornadodiffusion.nn;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tornadodiffusion.tensor.Compare;
+import dev.tornadodiffusion.tensor.Compare.Check;
+import dev.tornadodiffusion.tensor.Tensor;
+import dev.tornadodiffusion.weights.Json;
+import dev.tornadodiffusion.weights.Safetensors;
+import dev.tornadodiffusion.weights.StateDict;
+import dev.tornadodiffusion.weights.WeightFormatException;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * One reference case folder (see the fixtures' README): {@code meta.json}, {@code inputs.safetensors},
+ * {@code outputs.safetensors} next to the model files. The component parity runners read it, compare every output
+ * they produce with {@link #absolute} / {@link #relative}, and {@link #checks()} adds a failing check for any
+ * reference output that was not compared.
+ */
+public final class ParityCase implements AutoCloseable {
+    public final Path dir;
+    public final JsonNode meta;
+    private final StateDict inputs, outputs;
+    private final List<Check> checks = new ArrayList<>();
+    private final Set<String> compared = new HashSet<>();
+
+    private ParityCase(Path dir, JsonNode meta, StateDict inputs, StateDict outputs) {
+        this.dir = dir;
+        this.meta = meta;
+        this.inputs = inputs;
+        this.outputs = outputs;
+    }
+
+    public static ParityCase open(Path dir) throws IOException {
+        JsonNode meta = Json.read(dir.resolve("meta.json"));
+        Safetensors inputs = Safetensors.open(dir.resolve("inputs.safetensors"));
+        try {
+            return new ParityCase(dir, meta, inputs, Safetensors.open(dir.resolve("outputs.safetensors")));
+        } catch (IOException | RuntimeException e) {
+            inputs.close();
+            throw e;
+        }
+    }
+
+    public Tensor input(String name) { return inputs.get(name); }
+
+    public Tensor expected(String name) { return outputs.get(name); }
+
+    public Set<String> outputNames() { return outputs.keys(); }
+
+    /** A number from meta.json at the given path of field names, e.g. {@code tolerance("tolerance", "max_abs")}. */
+    public double number(String... path) {
+        JsonNode n = meta;
+        for (String p : path) n = n.path(p);
+        if (!n.isNumber()) throw new WeightFormatException(dir.resolve("meta.json") + ": no number at '" + String.join(".", path) + "'");
+        return n.doubleValue();
+    }
+
+    /** Compares {@code actual} with the reference output {@code name}: every |a - b| <= tol. */
+    public void absolute(String name, Tensor actual, double tol) {
+        add(name, Compare.absolute(name, actual, expected(name), tol));
+    }
+
+    /** Compares {@code actual} with the reference output {@code name}: every |a - b| <= rel * (1 + |b|). */
+    public void relative(String name, Tensor actual, double rel) {
+        add(name, Compare.relative(name, actual, expected(name), rel));
+    }
+
+    /** Declares a reference output that is an input of another computation (e.g. saved noise), not something to reproduce. */
+    public void given(String name) { compared.add(name); }
+
+    private void add(String name, Check c) {
+        compared.add(name);
+        checks.add(c);
+    }
+
+    /** The checks so far, plus a failing one for each reference output nothing was compared with. */
+    public List<Check> checks() {
+        List<Check> all = new ArrayList<>(checks);
+        for (String name : outputs.keys())
+            if (!compared.contains(name)) all.add(new Check(name, Double.NaN, Double.NaN, "-", false, "not compared"));
+        return all;
+    }
+
+    @Override
+    public void close() {
+        inputs.close();
+        outputs.close();
+    }
+}

@@ -1,0 +1,156 @@
+package dev.tornadodiffusion.nn.clip;
+
+import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.nn.LayerNorm;
+import dev.tornadodiffusion.nn.Linear;
+import dev.tornadodiffusion.nn.Params;
+import dev.tornadodiffusion.tensor.Backend;
+import dev.tornadodiffusion.tensor.Tensor;
+import dev.tornadodiffusion.weights.ModelFiles;
+import dev.tornadodiffusion.weights.StateDict;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * transformers' {@code CLIPTextModel} and, with a projection, {@code CLIPTextModelWithProjection}: token +
+ * position embeddings, causal pre-LN transformer layers, final LayerNorm, the pooled state at the end-of-text
+ * token and (with projection) {@code text_embeds = text_projection(pooled)}. Keys are the HF ones under
+ * {@code text_model.} plus {@code text_projection.weight}. Only the causal mask is applied (as the SD pipelines
+ * call it), so states after the end-of-text token depend on the padding id.
+ */
+public final class ClipTextModel implements AutoCloseable {
+    public final ClipTextConfig config;
+    public final Tensor token_embedding, position_embedding;
+    public final List<ClipEncoderLayer> layers = new ArrayList<>();
+    public final LayerNorm final_layer_norm;
+    /** Null for a plain CLIPTextModel. */
+    public final Linear text_projection;
+    private final Backend be;
+    private final StateDict owned;
+
+    /**
+     * Builds the model over weights the caller keeps open (strictness is the caller's {@link Params#checkAllUsed()}).
+     *
+     * @param withProjection true for CLIPTextModelWithProjection; a plain CLIPTextModel ignores a
+     *                       {@code text_projection.weight} in the file (SD1.x files may hold one)
+     */
+    public ClipTextModel(ClipTextConfig config, Params p, boolean withProjection) {
+        this(config, p, withProjection, null);
+    }
+
+    private ClipTextModel(ClipTextConfig config, Params p, boolean withProjection, StateDict owned) {
+        this.config = config;
+        this.owned = owned;
+        int d = config.hidden_size();
+        Params tm = p.child("text_model"), emb = tm.child("embeddings");
+        this.token_embedding = emb.child("token_embedding").get("weight", config.vocab_size(), d);
+        this.position_embedding = emb.child("position_embedding").get("weight", config.max_position_embeddings(), d);
+        emb.ignore("position_ids"); // a buffer (0..n-1) older checkpoints carry
+        for (int i = 0; i < config.num_hidden_layers(); i++)
+            layers.add(new ClipEncoderLayer(tm.child("encoder").child("layers").child(i), config));
+        this.final_layer_norm = new LayerNorm(tm.child("final_layer_norm"), d, config.layer_norm_eps());
+        if (withProjection) this.text_projection = new Linear(p.child("text_projection"), d, config.projection_dim(), false);
+        else {
+            this.text_projection = null;
+            p.ignore("text_projection.weight");
+        }
+        this.be = p.backend();
+    }
+
+    /**
+     * A transformers {@code text_encoder/} folder: config.json and the weights {@link ModelFiles} finds (optionally of a
+     * variant), mapped until {@link #close()}. With projection when config.json's {@code architectures} names
+     * CLIPTextModelWithProjection (SDXL's text_encoder_2), as the pipelines load it. Strict: every key must be used.
+     */
+    public static ClipTextModel load(Path folder, Backend be, String variant) throws IOException {
+        JsonConfig json = JsonConfig.read(folder.resolve("config.json"));
+        boolean withProjection = Arrays.asList(json.getStringArray("architectures", new String[0])).contains("CLIPTextModelWithProjection");
+        ClipTextConfig config = ClipTextConfig.from(json);
+        StateDict weights = ModelFiles.open(folder, variant);
+        try {
+            return load(config, weights, be, withProjection);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    /** The model over {@code weights} (strict: every key used); closing the model closes them. */
+    public static ClipTextModel load(ClipTextConfig config, StateDict weights, Backend be, boolean withProjection) {
+        Params p = new Params(weights, be);
+        ClipTextModel model = new ClipTextModel(config, p, withProjection, weights);
+        p.checkAllUsed();
+        return model;
+    }
+
+    /** Releases the weights {@link #load} opened. */
+    @Override
+    public void close() {
+        if (owned != null) owned.close();
+    }
+
+    /**
+     * @param last_hidden_state [B, N, D] after final_layer_norm
+     * @param hidden_states     N_layers + 1 tensors [B, N, D]: the embeddings, then each layer's output (no final LayerNorm;
+     *                          SDXL uses index -2)
+     * @param pooler_output     [B, D] last_hidden_state at the end-of-text position
+     * @param text_embeds       [B, projection_dim], or null without projection
+     */
+    public record Output(Tensor last_hidden_state, List<Tensor> hidden_states, Tensor pooler_output, Tensor text_embeds) {
+        /** {@code hidden_states[i]}, negative i counting from the end as in Python. */
+        public Tensor hiddenState(int i) {
+            return hidden_states.get(i < 0 ? hidden_states.size() + i : i);
+        }
+    }
+
+    /** input_ids: integer tensor [B, N], N <= max_position_embeddings. */
+    public Output forward(Tensor input_ids) {
+        if (input_ids.rank() != 2 || input_ids.dtype().floating)
+            throw new IllegalArgumentException("CLIP text model: input_ids must be an integer tensor [batch, tokens], got " + input_ids);
+        int b = input_ids.dim(0), n = input_ids.dim(1);
+        if (n > config.max_position_embeddings())
+            throw new IllegalArgumentException("CLIP text model: " + n + " tokens exceed max_position_embeddings " + config.max_position_embeddings());
+        long[] ids = input_ids.contiguous().toLongArray();
+        Tensor x = be.add(embed(ids, b, n), position_embedding.narrow(0, 0, n));
+        List<Tensor> hidden = new ArrayList<>();
+        hidden.add(x);
+        for (ClipEncoderLayer layer : layers) {
+            x = layer.forward(x);
+            hidden.add(x);
+        }
+        Tensor last = final_layer_norm.forward(x);
+        Tensor[] pooledRows = new Tensor[b];
+        for (int i = 0; i < b; i++) pooledRows[i] = last.select(0, i).narrow(0, eosPosition(ids, i * n, n), 1);
+        Tensor pooled = be.concat(0, pooledRows);
+        return new Output(last, List.copyOf(hidden), pooled, text_projection == null ? null : text_projection.forward(pooled));
+    }
+
+    /** token_embedding[ids] as [B, N, D]: one row view per token, gathered by concatenation. */
+    private Tensor embed(long[] ids, int b, int n) {
+        Tensor[] rows = new Tensor[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= config.vocab_size())
+                throw new IllegalArgumentException("CLIP text model: token id " + ids[i] + " is outside the vocabulary (vocab_size " + config.vocab_size() + ")");
+            rows[i] = token_embedding.narrow(0, (int) ids[i], 1);
+        }
+        return be.concat(0, rows).reshape(b, n, config.hidden_size());
+    }
+
+    /**
+     * Where HF pools: with the legacy eos_token_id 2 the argmax of the ids (the first end-of-text token when ids are
+     * the standard vocabulary), else the first position holding eos_token_id (0 when there is none, as torch's argmax).
+     */
+    private int eosPosition(long[] ids, int from, int n) {
+        if (config.eos_token_id() == 2) {
+            int best = 0;
+            for (int j = 1; j < n; j++) if ((int) ids[from + j] > (int) ids[from + best]) best = j;
+            return best;
+        }
+        for (int j = 0; j < n; j++) if (ids[from + j] == config.eos_token_id()) return j;
+        return 0;
+    }
+}

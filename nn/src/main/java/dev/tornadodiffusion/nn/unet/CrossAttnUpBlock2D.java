@@ -1,0 +1,51 @@
+package dev.tornadodiffusion.nn.unet;
+
+import dev.tornadodiffusion.nn.Params;
+import dev.tornadodiffusion.nn.ResnetBlock2D;
+import dev.tornadodiffusion.nn.Transformer2DModel;
+import dev.tornadodiffusion.nn.Upsample2D;
+import dev.tornadodiffusion.tensor.Backend;
+import dev.tornadodiffusion.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * diffusers' {@code CrossAttnUpBlock2D}: each layer is a resnet over [hidden, skip] concatenated on channels
+ * followed by a Transformer2DModel; then an optional 2x upsampler.
+ */
+public final class CrossAttnUpBlock2D implements UpBlock {
+    public final List<ResnetBlock2D> resnets = new ArrayList<>();
+    public final List<Transformer2DModel> attentions = new ArrayList<>();
+    public final Upsample2D upsampler;
+    private final Backend be;
+
+    /** Channel arguments as {@link UpBlock2D}; transformerLayers is the depth of each layer's Transformer2DModel. */
+    public CrossAttnUpBlock2D(Params p, int numLayers, int[] transformerLayers, int inChannels, int prevOutputChannels,
+                              int outChannels, int tembChannels, boolean addUpsample, float resnetEps, int resnetGroups,
+                              int crossAttentionDim, int numAttentionHeads, boolean useLinearProjection) {
+        for (int i = 0; i < numLayers; i++) {
+            int resSkipChannels = i == numLayers - 1 ? inChannels : outChannels;
+            int resnetInChannels = i == 0 ? prevOutputChannels : outChannels;
+            resnets.add(new ResnetBlock2D(p.child("resnets").child(i), resnetInChannels + resSkipChannels, outChannels,
+                    tembChannels, resnetGroups, resnetEps, 1f));
+            attentions.add(new Transformer2DModel(p.child("attentions").child(i), numAttentionHeads, outChannels / numAttentionHeads,
+                    outChannels, transformerLayers[i], crossAttentionDim, resnetGroups, useLinearProjection));
+        }
+        this.upsampler = addUpsample ? new Upsample2D(p.child("upsamplers").child(0), outChannels, outChannels) : null;
+        this.be = p.backend();
+    }
+
+    @Override public int numLayers() { return resnets.size(); }
+
+    @Override
+    public Tensor forward(Tensor hidden, List<Tensor> resHiddenStates, Tensor temb, Tensor encoderHiddenStates, int[] upsampleSize) {
+        for (int i = 0; i < resnets.size(); i++) {
+            Tensor skip = resHiddenStates.get(resHiddenStates.size() - 1 - i);
+            hidden = resnets.get(i).forward(be.concat(1, hidden, skip), temb);
+            hidden = attentions.get(i).forward(hidden, encoderHiddenStates);
+        }
+        if (upsampler == null) return hidden;
+        return upsampleSize == null ? upsampler.forward(hidden) : upsampler.forward(hidden, upsampleSize[0], upsampleSize[1]);
+    }
+}

@@ -1,0 +1,29 @@
+package dev.tornadodiffusion.nn.unet;
+
+import dev.tornadodiffusion.tensor.Backends;
+import dev.tornadodiffusion.tensor.Compare;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class UNet2DConditionModelTest {
+    static Path fixture(String name) {
+        return Path.of(System.getProperty("fixtures.dir"), name);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"unet-sd", "unet-sd2", "unet-sdxl"})
+    void matchesDiffusers(String name) throws IOException {
+        List<Compare.Check> checks = UNetParity.run(fixture(name), Backends.cpu());
+        checks.forEach(c -> System.out.println(name + " " + c));
+        assertEquals("sample", checks.get(0).name());
+        assertEquals("sample_timesteps_batch", checks.get(1).name());
+        for (Compare.Check c : checks) assertTrue(c.pass(), name + ": " + c);
+    }
+}
