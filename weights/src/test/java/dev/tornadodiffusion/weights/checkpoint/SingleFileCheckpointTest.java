@@ -59,6 +59,21 @@ class SingleFileCheckpointTest {
         }
     }
 
+    /** The torch .ckpt container ({'state_dict': ...}) gives the same components as the safetensors file. */
+    @Test
+    void ckptGivesTheSameComponentsAsSafetensors() throws IOException {
+        try (SingleFileCheckpoint ckpt = SingleFileCheckpoint.open(FIXTURES.resolve("ckpt-sd/model.ckpt"));
+             SingleFileCheckpoint st = SingleFileCheckpoint.open(FIXTURES.resolve("ckpt-sd/model.safetensors"))) {
+            assertEquals(Architecture.SD1, ckpt.architecture());
+            assertEquals(st.components(), ckpt.components());
+            for (String c : st.components()) {
+                StateDict a = st.component(c), b = ckpt.component(c);
+                assertEquals(a.keys(), b.keys(), c);
+                for (String k : a.keys()) assertBytesEqual(a.get(k), b.get(k), c + " " + k);
+            }
+        }
+    }
+
     @Test
     void sdxlFileMapsToTheSourceUNetAndOpenClipEncoderBitwise() throws IOException {
         try (SingleFileCheckpoint c = SingleFileCheckpoint.open(FIXTURES.resolve("ckpt-sdxl/model.safetensors"));
