@@ -158,6 +158,9 @@ public final class Lora {
 
     public String source() { return source; }
 
+    /** {@code kohya} or {@code diffusers} (PEFT and older diffusers names). */
+    public String format() { return kohya ? "kohya" : "diffusers"; }
+
     /** The models this LoRA patches: {@code unet}, {@code text_encoder}, {@code text_encoder_2}. */
     public Set<String> components() { return updates.keySet(); }
 
@@ -165,13 +168,13 @@ public final class Lora {
      * {@code base} (the weights of {@code component}, diffusers / transformers key names) with every module this LoRA
      * patches merged at strength {@code scale}. {@code base} is not changed: the result is an overlay whose patched
      * weights are computed when read (in float32, stored back in the base tensor's dtype, as diffusers' fuse_lora does)
-     * and whose other tensors are base's own. Dropping the overlay removes the LoRA. A LoRA module that matches no
+     * and whose other tensors are base's own; closing it leaves base open. Dropping the overlay removes the LoRA (a LoRA
+     * without updates for {@code component} gives an overlay that changes nothing). A LoRA module that matches no
      * module of {@code base}, or whose shapes do not fit it, is an error naming the LoRA key.
      */
     public StateDict applyTo(StateDict base, String component, float scale) {
-        Map<String, Update> mine = updates.get(component);
-        if (mine == null) return base;
-        Map<String, String> modules = kohya ? kohyaModules(base, component) : null;
+        Map<String, Update> mine = updates.getOrDefault(component, Map.of());
+        Map<String, String> modules = kohya && !mine.isEmpty() ? kohyaModules(base, component) : null;
         Map<String, Update> byWeight = new LinkedHashMap<>();
         for (Update u : mine.values()) {
             String module = kohya ? modules.get(u.name()) : u.name();
