@@ -10,7 +10,8 @@ import java.util.List;
 public final class Diffuse {
     static final List<Command> COMMANDS = List.of(
             new InspectCommand(),
-            new ParityCommand()
+            new ParityCommand(),
+            new ConvertCommand()
     );
 
     public static void main(String[] argv) {

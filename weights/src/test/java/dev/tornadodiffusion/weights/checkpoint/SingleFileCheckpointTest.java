@@ -128,6 +128,33 @@ class SingleFileCheckpointTest {
         }
     }
 
+    /** A file with only a UNet (or VAE), in either layout and without prefix, opens as that one component. */
+    @Test
+    void bareComponentFiles(@TempDir Path tmp) throws IOException {
+        try (SingleFileCheckpoint diffusers = SingleFileCheckpoint.open(FIXTURES.resolve("unet-sdxl/diffusion_pytorch_model.safetensors"));
+             Safetensors source = Safetensors.open(FIXTURES.resolve("unet-sdxl/diffusion_pytorch_model.safetensors"))) {
+            assertEquals(Architecture.SDXL, diffusers.architecture());
+            assertEquals(List.of("unet"), List.copyOf(diffusers.components()));
+            assertEquals(source.keys(), diffusers.component("unet").keys());
+            for (String k : source.keys()) assertBytesEqual(source.get(k), diffusers.component("unet").get(k), k);
+        }
+        try (SingleFileCheckpoint full = SingleFileCheckpoint.open(FIXTURES.resolve("ckpt-sd/model.safetensors"));
+             Safetensors file = Safetensors.open(FIXTURES.resolve("ckpt-sd/model.safetensors"))) {
+            for (String[] part : new String[][]{{"unet", "model.diffusion_model."}, {"vae", "first_stage_model."}}) {
+                Map<String, Tensor> bare = new LinkedHashMap<>();
+                for (String k : file.keys()) if (k.startsWith(part[1])) bare.put(k.substring(part[1].length()), file.get(k));
+                Path written = tmp.resolve(part[0] + ".safetensors");
+                SafetensorsWriter.write(written, bare);
+                try (SingleFileCheckpoint c = SingleFileCheckpoint.open(written)) {
+                    assertEquals(List.of(part[0]), List.copyOf(c.components()));
+                    StateDict expected = full.component(part[0]), actual = c.component(part[0]);
+                    assertEquals(new TreeSet<>(expected.keys()), new TreeSet<>(actual.keys()));
+                    for (String k : expected.keys()) assertBytesEqual(expected.get(k), actual.get(k), k);
+                }
+            }
+        }
+    }
+
     /** Levels and layers come from the keys: a 4-level UNet with 1 layer per block and attention only in the middle levels. */
     @Test
     void unetOfAnotherShapeRoundTrips() {
