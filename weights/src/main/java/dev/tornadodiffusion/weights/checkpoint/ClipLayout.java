@@ -59,7 +59,8 @@ final class ClipLayout {
     /**
      * OpenCLIP text tower with {@code layers} layers mapped to transformers names. SD 2.x uses the penultimate layer's
      * output (then ln_final) and no projection: its diffusers text encoder has one layer less and no text_projection, so
-     * {@code penultimate} drops the last layer and the projection, as diffusers' converter does.
+     * {@code penultimate} drops the last layer and the projection, as diffusers' converter does. (A file written back
+     * from diffusers has neither, as diffusers' script writes it: then nothing is dropped.)
      */
     static KeyTable openClip(int layers, boolean penultimate) {
         KeyTable t = new KeyTable()

@@ -147,7 +147,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
             case VAE -> keys.stream().anyMatch(k -> k.startsWith("encoder.down.") || k.startsWith("decoder.up."))
                     ? VaeLayout.table(VaeLayout.fromOriginal(keys, source)) : identity(keys);
             case CLIP -> ClipLayout.transformers(keys);
-            case OPEN_CLIP -> ClipLayout.openClip(ClipLayout.openClipLayers(keys), arch == Architecture.SD2);
+            case OPEN_CLIP -> ClipLayout.openClip(ClipLayout.openClipLayers(keys), arch == Architecture.SD2 && keys.contains("text_projection"));
         };
     }
 
@@ -165,7 +165,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         return switch (component) {
             case "unet" -> UNetLayout.table(UNetLayout.fromDiffusers(diffusersKeys, source));
             case "vae" -> VaeLayout.table(VaeLayout.fromDiffusers(diffusersKeys, source));
-            case "text_encoder" -> arch == Architecture.SD2 ? ClipLayout.openClip(ClipLayout.transformersLayers(diffusersKeys) + 1, true)
+            case "text_encoder" -> arch == Architecture.SD2 ? ClipLayout.openClip(ClipLayout.transformersLayers(diffusersKeys), false)
                     : ClipLayout.transformers(diffusersKeys);
             case "text_encoder_2" -> ClipLayout.openClip(ClipLayout.transformersLayers(diffusersKeys), false);
             default -> throw new IllegalArgumentException("unknown component '" + component + "' (known: " + String.join(", ", COMPONENTS) + ")");
@@ -200,13 +200,11 @@ public final class SingleFileCheckpoint implements AutoCloseable {
 
     /**
      * The original single-file layout of diffusers components (name -> weights with diffusers keys), ready for
-     * {@code SafetensorsWriter}: the inverse of loading, through the same tables. SD 2.x cannot be written back:
-     * diffusers' text encoder lacks the OpenCLIP layer and projection the original model needs.
+     * {@code SafetensorsWriter}: the inverse of loading, through the same tables. An SD 2.x text encoder is written as
+     * diffusers' conversion script writes it: the layers diffusers keeps, no text_projection (the original model's last
+     * OpenCLIP layer is not in a diffusers folder).
      */
     public static Map<String, Tensor> toOriginal(Map<String, StateDict> components, Architecture arch) {
-        if (arch == Architecture.SD2 && components.containsKey("text_encoder"))
-            throw new IllegalArgumentException("an SD 2.x text encoder cannot be written in the original layout: diffusers keeps 1 layer less than "
-                    + "OpenCLIP's and no text_projection");
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (Part p : parts(arch)) {
             StateDict sd = components.get(p.component);

@@ -49,7 +49,8 @@ final class VaeLayout {
     }
 
     static KeyTable table(Structure s) {
-        KeyTable t = new KeyTable().module("quant_conv", "quant_conv").module("post_quant_conv", "post_quant_conv");
+        // training checkpoints may carry the LPIPS / discriminator loss under first_stage_model.loss: not model weights
+        KeyTable t = new KeyTable().module("quant_conv", "quant_conv").module("post_quant_conv", "post_quant_conv").ignore("loss");
         for (String part : new String[]{"encoder", "decoder"}) {
             t.module(part + ".conv_in", part + ".conv_in").module(part + ".conv_out", part + ".conv_out")
                     .module(part + ".conv_norm_out", part + ".norm_out");

@@ -218,7 +218,7 @@ class SingleFileCheckpointTest {
         assertTrue(e.getMessage().startsWith("test weights: not a Stable Diffusion checkpoint"), e.getMessage());
     }
 
-    /** The text encoder prefixes decide the architecture; SD 2.x drops OpenCLIP's last layer and projection. */
+    /** The text encoder prefixes decide the architecture; SD 2.x drops OpenCLIP's last layer and projection when the file has them. */
     @Test
     void openClipOfSd2DropsTheLastLayer() {
         MapStateDict file = new MapStateDict();
@@ -235,8 +235,17 @@ class SingleFileCheckpointTest {
             Tensor packed = file.get(p + "transformer.resblocks.0.attn.in_proj_weight");
             assertEquals(packed.get(4, 1), te.get("text_model.encoder.layers.0.self_attn.k_proj.weight").get(0, 1));
         }
+        // written back as diffusers' script does (kept layers, no projection), which loads back to the same encoder
         try (SingleFileCheckpoint c = SingleFileCheckpoint.of(file, Architecture.SD2)) {
-            assertThrows(IllegalArgumentException.class, () -> SingleFileCheckpoint.toOriginal(Map.of("text_encoder", c.component("text_encoder")), Architecture.SD2));
+            StateDict te = c.component("text_encoder");
+            MapStateDict back = new MapStateDict();
+            SingleFileCheckpoint.toOriginal(Map.of("text_encoder", te), Architecture.SD2).forEach(back.tensors::put);
+            assertEquals(new TreeSet<>(List.of(p + "token_embedding.weight", p + "positional_embedding", p + "ln_final.weight",
+                    p + "transformer.resblocks.0.attn.in_proj_weight", p + "transformer.resblocks.0.ln_1.weight")), new TreeSet<>(back.keys()));
+            try (SingleFileCheckpoint again = SingleFileCheckpoint.of(back, null)) {
+                assertEquals(te.keys(), again.component("text_encoder").keys());
+                for (String k : te.keys()) assertArrayEquals(te.get(k).toFloatArray(), again.component("text_encoder").get(k).toFloatArray(), k);
+            }
         }
     }
 
