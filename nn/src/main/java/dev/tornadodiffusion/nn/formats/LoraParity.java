@@ -15,7 +15,6 @@ import dev.tornadodiffusion.weights.lora.Lora;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
