@@ -2,6 +2,7 @@ package dev.tornadodiffusion.examples;
 
 import dev.tornadodiffusion.diffusion.ParityCheck;
 import dev.tornadodiffusion.diffusion.TorchRngParity;
+import dev.tornadodiffusion.diffusion.pipelines.PipelineParity;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerParity;
 import dev.tornadodiffusion.nn.clip.ClipTextParity;
 import dev.tornadodiffusion.nn.clip.ClipTokenizerParity;
@@ -23,6 +24,7 @@ final class ParityKinds {
 
     private static final Map<String, ParityCommand.Kind> KINDS = Map.ofEntries(
             Map.entry("unet", UNetParity::run),
+            Map.entry("pipeline", PipelineParity::run),
             Map.entry("vae", VaeParity::run),
             Map.entry("clip-text", ClipTextParity::run),
             Map.entry("clip-tokenizer", ClipTokenizerParity::run),

@@ -98,4 +98,19 @@ class UNetBehaviourTest {
         }
         assertEquals(8, config.time_cond_proj_dim());
     }
+
+    @Test
+    void centerInputSampleMapsZeroOneInputsToMinusOneOne() throws IOException {
+        ObjectNode json = (ObjectNode) new ObjectMapper().readTree(SD.resolve("config.json").toFile());
+        json.put("center_input_sample", true);
+        UNet2DConditionConfig centered = UNet2DConditionConfig.fromJson(json, "centered config");
+        Tensor x = random(10, 1, 4, 8, 8), ctx = random(11, 1, 77, 32), t = Tensor.scalar(100);
+        float[] half = x.toFloatArray();
+        for (int i = 0; i < half.length; i++) half[i] = (half[i] + 1) / 2;
+        try (UNet2DConditionModel plain = UNet2DConditionModel.load(SD, Backends.cpu(), null);
+             UNet2DConditionModel unet = UNet2DConditionModel.load(centered, copyOfFixtureWeights(), Backends.cpu())) {
+            float[] expected = plain.forward(x, t, ctx).toFloatArray(), actual = unet.forward(Tensor.of(half, 1, 4, 8, 8), t, ctx).toFloatArray();
+            for (int i = 0; i < expected.length; i++) assertEquals(expected[i], actual[i], 1e-4, "at " + i);
+        }
+    }
 }

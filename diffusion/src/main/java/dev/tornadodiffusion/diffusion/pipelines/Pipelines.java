@@ -1,0 +1,101 @@
+package dev.tornadodiffusion.diffusion.pipelines;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
+import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
+import dev.tornadodiffusion.nn.clip.ClipTextModel;
+import dev.tornadodiffusion.nn.clip.ClipTokenizer;
+import dev.tornadodiffusion.nn.unet.UNet2DConditionModel;
+import dev.tornadodiffusion.nn.vae.AutoencoderKL;
+import dev.tornadodiffusion.tensor.Backend;
+import dev.tornadodiffusion.weights.Json;
+import dev.tornadodiffusion.weights.ModelFiles;
+import dev.tornadodiffusion.weights.WeightFormatException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+
+/** Loading a pipeline folder by its model_index.json, and what the pipelines share: samplers and the parameters text. */
+public final class Pipelines {
+    private Pipelines() {}
+
+    /** Short sampler names accepted by {@code --sampler}, mapped to diffusers scheduler classes. */
+    static final Map<String, String> SAMPLERS = Map.of(
+            "ddim", "DDIMScheduler", "ddpm", "DDPMScheduler", "euler", "EulerDiscreteScheduler",
+            "euler-a", "EulerAncestralDiscreteScheduler", "heun", "HeunDiscreteScheduler",
+            "dpm++2m", "DPMSolverMultistepScheduler", "dpm++2m-karras", "DPMSolverMultistepScheduler",
+            "unipc", "UniPCMultistepScheduler", "lcm", "LCMScheduler");
+
+    static Pipeline load(Path dir, Backend be, LoadOptions options) throws IOException {
+        Path index = dir.resolve("model_index.json");
+        if (!Files.isRegularFile(index))
+            throw new IllegalArgumentException(dir + " is not a pipeline folder: it has no model_index.json");
+        JsonNode mi = Json.read(index);
+        String cls = mi.path("_class_name").asText("");
+        return switch (cls) {
+            case "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline" -> loadSd(dir, mi, be, options);
+            default -> throw new IllegalArgumentException(index + ": pipeline class '" + cls + "' is not supported (supported: StableDiffusionPipeline)");
+        };
+    }
+
+    private static StableDiffusionPipeline loadSd(Path dir, JsonNode mi, Backend be, LoadOptions o) throws IOException {
+        UNet2DConditionModel unet = loadUnet(component(dir, mi, "unet"), be, o);
+        AutoencoderKL vae = AutoencoderKL.load(component(dir, mi, "vae"), be, o.variant());
+        ClipTokenizer tok = present(mi, "tokenizer") ? ClipTokenizer.load(component(dir, mi, "tokenizer")) : null;
+        ClipTextModel te = present(mi, "text_encoder") ? ClipTextModel.load(component(dir, mi, "text_encoder"), be, o.variant()) : null;
+        SchedulerConfig sc = SchedulerConfig.read(component(dir, mi, "scheduler").resolve("scheduler_config.json"));
+        return new StableDiffusionPipeline(dir, tok, te, unet, vae, sc, be);
+    }
+
+    /** The folder's UNet, or with {@code --unet FILE} the folder's config over that file's weights. */
+    static UNet2DConditionModel loadUnet(Path unetDir, Backend be, LoadOptions o) throws IOException {
+        if (o.unetFile() == null) return UNet2DConditionModel.load(unetDir, be, o.variant());
+        return UNet2DConditionModel.load(UNet2DConditionModel.readConfig(unetDir.resolve("config.json")), ModelFiles.open(o.unetFile()), be);
+    }
+
+    /** A component named in model_index.json as [library, class] (absent ones are [null, null]). */
+    static boolean present(JsonNode mi, String name) {
+        JsonNode c = mi.get(name);
+        return c != null && c.isArray() && c.size() == 2 && !c.get(0).isNull();
+    }
+
+    static Path component(Path dir, JsonNode mi, String name) {
+        if (!present(mi, name)) throw new WeightFormatException(dir.resolve("model_index.json") + ": the pipeline has no '" + name + "' component");
+        Path p = dir.resolve(name);
+        if (!Files.isDirectory(p)) throw new WeightFormatException(dir + ": model_index.json names '" + name + "' but the folder " + p + " is missing");
+        return p;
+    }
+
+    /** The folder's scheduler, or the one {@code sampler} names built from the folder's config (as {@code X.from_config(s.config)}). */
+    static Scheduler scheduler(SchedulerConfig config, String sampler) {
+        if (sampler == null) return Scheduler.fromConfig(config);
+        String key = sampler.toLowerCase(Locale.ROOT);
+        String cls = SAMPLERS.getOrDefault(key, sampler);
+        if (key.equals("dpm++2m-karras")) {
+            ObjectNode json = config.json().deepCopy();
+            json.put("use_karras_sigmas", true);
+            config = SchedulerConfig.of(json, config.source());
+        }
+        if (!SAMPLERS.containsValue(cls))
+            throw new IllegalArgumentException("unknown sampler '" + sampler + "' (known: " + String.join(", ", new java.util.TreeSet<>(SAMPLERS.keySet())) + ")");
+        return Scheduler.fromConfig(cls, config);
+    }
+
+    /** The settings as the "parameters" text other SD tools write (prompt, negative prompt, then key: value pairs). */
+    static String parameters(GenerationRequest r, int steps, float guidance, int width, int height, Scheduler s, Path model) {
+        StringBuilder sb = new StringBuilder(r.prompt() == null ? "(prompt embeddings)" : r.prompt());
+        if (r.negativePrompt() != null) sb.append("\nNegative prompt: ").append(r.negativePrompt());
+        sb.append(String.format(Locale.ROOT, "\nSteps: %d, Sampler: %s, CFG scale: %s, Seed: %d, Size: %dx%d, Model: %s",
+                steps, r.sampler() == null ? s.className() : r.sampler(), guidance, r.seed(), width, height, model.getFileName()));
+        if (r.batch() > 1) sb.append(", Batch size: ").append(r.batch());
+        if (r.initImage() != null) sb.append(", Denoising strength: ").append(r.strength());
+        if (r.guidanceRescale() > 0) sb.append(", Guidance rescale: ").append(r.guidanceRescale());
+        if (r.clipSkip() > 0) sb.append(", Clip skip: ").append(r.clipSkip() + 1);
+        sb.append(", Version: tornado-diffusion");
+        return sb.toString();
+    }
+}
