@@ -45,7 +45,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
 
     private final StateDict file;
     private final Architecture architecture;
-    private final Map<String, StateDict> components = new LinkedHashMap<>();
+    private final Map<String, MappedStateDict> components = new LinkedHashMap<>();
 
     private SingleFileCheckpoint(StateDict file, Architecture architecture) {
         this.file = file;
@@ -66,6 +66,22 @@ public final class SingleFileCheckpoint implements AutoCloseable {
             file.close();
             throw e;
         }
+    }
+
+    /**
+     * Component {@code component} of the file at {@code path} (guessed architecture), owning the file: closing it closes
+     * the file, so a model built on it releases everything ({@code --unet FILE}: SDXL-Lightning's UNet in diffusers
+     * names, or a UNet in the original layout).
+     */
+    public static StateDict openComponent(Path path, String component) throws IOException {
+        SingleFileCheckpoint c = open(path);
+        try {
+            c.component(component);   // a missing component is an error naming the file and what it has
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        return c.components.get(component).owningFile();
     }
 
     /** The components of {@code file} (which the returned checkpoint owns and closes). */

@@ -155,6 +155,24 @@ class SingleFileCheckpointTest {
         }
     }
 
+    /** {@code --unet FILE}: one component that owns its file, from a whole checkpoint or a UNet-only file. */
+    @Test
+    void openComponentOwnsTheFile() throws IOException {
+        StateDict unet = SingleFileCheckpoint.openComponent(FIXTURES.resolve("ckpt-sd/model.ckpt"), "unet");
+        try (Safetensors source = Safetensors.open(FIXTURES.resolve("unet-sd/diffusion_pytorch_model.safetensors"))) {
+            assertSameAsF16(unet, source);
+        }
+        Tensor t = unet.get("conv_in.weight");
+        unet.close();
+        assertThrows(IllegalStateException.class, () -> t.getFlat(0));   // unmapped
+        try (StateDict lightning = SingleFileCheckpoint.openComponent(FIXTURES.resolve("unet-sd/diffusion_pytorch_model.safetensors"), "unet")) {
+            assertArrayEquals(t.shape(), lightning.get("conv_in.weight").shape());
+        }
+        WeightFormatException e = assertThrows(WeightFormatException.class,
+                () -> SingleFileCheckpoint.openComponent(FIXTURES.resolve("ckpt-sdxl/model.safetensors"), "vae"));
+        assertTrue(e.getMessage().endsWith("no vae in this checkpoint (it has unet, text_encoder_2)"), e.getMessage());
+    }
+
     /** Levels and layers come from the keys: a 4-level UNet with 1 layer per block and attention only in the middle levels. */
     @Test
     void unetOfAnotherShapeRoundTrips() {
