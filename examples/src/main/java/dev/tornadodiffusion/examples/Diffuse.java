@@ -13,7 +13,8 @@ public final class Diffuse {
             new GenerateCommand(),
             new InspectCommand(),
             new ParityCommand(),
-            new ServeCommand()
+            new ServeCommand(),
+            new ConvertCommand()
     );
 
     public static void main(String[] argv) {

@@ -6,6 +6,9 @@ import dev.tornadodiffusion.diffusion.pipelines.PipelineParity;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerParity;
 import dev.tornadodiffusion.nn.clip.ClipTextParity;
 import dev.tornadodiffusion.nn.clip.ClipTokenizerParity;
+import dev.tornadodiffusion.nn.formats.CheckpointParity;
+import dev.tornadodiffusion.nn.formats.LoraParity;
+import dev.tornadodiffusion.nn.formats.TorchFileParity;
 import dev.tornadodiffusion.nn.tld.TldParity;
 import dev.tornadodiffusion.nn.unet.UNetParity;
 import dev.tornadodiffusion.nn.vae.VaeParity;
@@ -26,6 +29,9 @@ final class ParityKinds {
             Map.entry("clip-text", ClipTextParity::run),
             Map.entry("clip-tokenizer", ClipTokenizerParity::run),
             Map.entry("tld-denoiser", TldParity::run),
+            Map.entry("ckpt", CheckpointParity::run),
+            Map.entry("pth", TorchFileParity::run),
+            Map.entry("lora", LoraParity::run),
             Map.entry("scheduler", (dir, be) -> {
                 try (Safetensors t = Safetensors.open(dir.resolve("trajectory.safetensors"))) {
                     return checks(SchedulerParity.run(dir, t));

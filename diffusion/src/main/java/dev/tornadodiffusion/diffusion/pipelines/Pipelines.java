@@ -10,7 +10,7 @@ import dev.tornadodiffusion.nn.unet.UNet2DConditionModel;
 import dev.tornadodiffusion.nn.vae.AutoencoderKL;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.weights.Json;
-import dev.tornadodiffusion.weights.ModelFiles;
+import dev.tornadodiffusion.weights.checkpoint.SingleFileCheckpoint;
 import dev.tornadodiffusion.weights.WeightFormatException;
 
 import java.io.IOException;
@@ -51,10 +51,13 @@ public final class Pipelines {
         return new StableDiffusionPipeline(dir, tok, te, unet, vae, sc, be);
     }
 
-    /** The folder's UNet, or with {@code --unet FILE} the folder's config over that file's weights. */
+    /**
+     * The folder's UNet, or with {@code --unet FILE} the folder's config over that file's weights: diffusers names, the
+     * original LDM / SGM layout, or the UNet of a whole single-file checkpoint (renamed by SingleFileCheckpoint).
+     */
     static UNet2DConditionModel loadUnet(Path unetDir, Backend be, LoadOptions o) throws IOException {
         if (o.unetFile() == null) return UNet2DConditionModel.load(unetDir, be, o.variant());
-        return UNet2DConditionModel.load(UNet2DConditionModel.readConfig(unetDir.resolve("config.json")), ModelFiles.open(o.unetFile()), be);
+        return UNet2DConditionModel.load(UNet2DConditionModel.readConfig(unetDir.resolve("config.json")), SingleFileCheckpoint.openComponent(o.unetFile(), "unet"), be);
     }
 
     /** A component named in model_index.json as [library, class] (absent ones are [null, null]). */
