@@ -4,6 +4,7 @@ import dev.tornadodiffusion.diffusion.TorchGenerator;
 import dev.tornadodiffusion.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
+import static dev.tornadodiffusion.diffusion.schedulers.ReferenceRun.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
@@ -155,5 +156,59 @@ class SchedulerBehaviourTest {
                 -1.0659606456756592f, -1.8347398042678833f, -2.1748902797698975f, 1.809401512145996f,
                 -0.1372460126876831f, -7.508537769317627f, -13.361944198608398f, -3.2360527515411377f,
                 -0.9351927638053894f, -2.6911509037017822f, -10.754254341125488f, 3.3021183013916016f}, latents);
+    }
+
+    private static Scheduler euler(String overrides) {
+        return Scheduler.fromConfig("EulerDiscreteScheduler", config(PNDMSchedulerTest.SD15, overrides));
+    }
+
+    /**
+     * EulerDiscreteScheduler's interpolation_type "log_linear" (sigmas log-spaced, one more than the timesteps), run
+     * as {@link ReferenceRun}.
+     */
+    @Test
+    void eulerLogLinearSigmas() {
+        check(euler("{\"interpolation_type\": \"log_linear\"}"), 10,
+                floats(999.0f, 888.0f, 777.0f, 666.0f, 555.0f, 444.0f,
+                333.0f, 222.0f, 111.0f, 0.0f),
+                new float[]{-6.3098264f, -7.4687576f, -1.9225236f, 6.1421614f,
+                9.059733f, 13.14963f, 1.9664204f, -24.167295f,
+                5.539691f, -21.170612f, 19.897726f, 12.236815f,
+                -2.2408679f, 12.176474f, 17.951616f, -4.161547f},
+                null);
+    }
+
+    /**
+     * EulerDiscreteScheduler's timestep_type "continuous" with v-prediction (timesteps 0.25 * log(sigma)), also with
+     * Karras sigmas and log-linear sigmas, run as {@link ReferenceRun}.
+     */
+    @Test
+    void eulerContinuousTimesteps() {
+        check(euler("{\"prediction_type\": \"v_prediction\", \"timestep_type\": \"continuous\"}"), 10,
+                floats(0.670506f, 0.51480603f, 0.38201225f, 0.267751f, 0.16697815f, 0.07408517f,
+                -0.017509518f, -0.11750999f, -0.24947113f, -0.88367474f),
+                new float[]{-1.3000866f, -0.30270475f, -0.614231f, -0.5418332f,
+                0.6188025f, 1.2896738f, -0.7684908f, -1.7961456f,
+                0.054049075f, -0.59881884f, 0.7074927f, -0.10747309f,
+                -0.111330196f, 0.8960781f, 0.88319653f, 0.3816061f},
+                null);
+        check(euler("{\"prediction_type\": \"v_prediction\", \"timestep_type\": \"continuous\","
+                        + " \"use_karras_sigmas\": true, \"timestep_spacing\": \"trailing\"}"), 8,
+                floats(0.670506f, 0.5668957f, 0.4567629f, 0.33923084f, 0.21323322f, 0.07745519f,
+                -0.06975034f, -0.2304852f),
+                new float[]{-1.224429f, -0.84364104f, -0.6318532f, -0.27150577f,
+                0.53766274f, 0.7320467f, -0.6983855f, -2.01677f,
+                -0.9782978f, -1.0734901f, 0.9406804f, -0.2656132f,
+                1.338731f, 0.9009766f, 1.4188037f, -0.2314963f},
+                null);
+        check(euler("{\"prediction_type\": \"v_prediction\", \"timestep_type\": \"continuous\","
+                        + " \"interpolation_type\": \"log_linear\"}"), 6,
+                floats(0.670506f, 0.41147587f, 0.15244573f, -0.10658434f, -0.36561447f, -0.62464464f,
+                -0.88367474f),
+                new float[]{-1.0521411f, -0.575064f, -0.29865506f, 0.39162916f,
+                0.16909884f, 0.41192627f, -0.67402333f, -2.176514f,
+                0.095630765f, -1.3704224f, 1.2328207f, 0.9360361f,
+                -1.2782819f, 1.8220036f, 1.4434661f, 0.39890411f},
+                null);
     }
 }

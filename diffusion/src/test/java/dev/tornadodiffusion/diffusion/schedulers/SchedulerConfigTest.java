@@ -29,10 +29,10 @@ class SchedulerConfigTest {
 
     @Test
     void anotherClassCanBeBuiltFromTheSameConfig() {
-        SchedulerConfig c = config("{\"_class_name\": \"PNDMScheduler\", \"beta_schedule\": \"scaled_linear\", \"skip_prk_steps\": true}");
+        SchedulerConfig c = config("{\"_class_name\": \"LMSDiscreteScheduler\", \"beta_schedule\": \"scaled_linear\"}");
         assertInstanceOf(DDIMScheduler.class, Scheduler.fromConfig("DDIMScheduler", c));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Scheduler.fromConfig(c));
-        assertTrue(e.getMessage().contains("PNDMScheduler") && e.getMessage().contains("scheduler_config.json"), e.getMessage());
+        assertTrue(e.getMessage().contains("LMSDiscreteScheduler") && e.getMessage().contains("scheduler_config.json"), e.getMessage());
     }
 
     @Test
