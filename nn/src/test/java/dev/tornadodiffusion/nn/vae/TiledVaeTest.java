@@ -99,7 +99,8 @@ class TiledVaeTest {
         vae.enableSlicing(true);
         Tensor sliced = vae.decode(z);
         vae.enableSlicing(false);
-        assertArrayEquals(batched.toFloatArray(), sliced.toFloatArray(), 1e-6f);
+        // one image at a time takes another GEMM blocking than the batch: equal to float rounding
+        assertArrayEquals(batched.toFloatArray(), sliced.toFloatArray(), 1e-5f);
     }
 
     @Test

@@ -105,11 +105,11 @@ final class Attention {
             m1 = m1.max(x1);
         }
         FloatVector old0 = FloatVector.fromArray(S, max, 0), old1 = FloatVector.fromArray(S, max, V);
-        FloatVector c0 = old0.sub(m0).lanewise(VectorOperators.EXP), c1 = old1.sub(m1).lanewise(VectorOperators.EXP);
+        FloatVector c0 = VectorMath.exp(old0.sub(m0)), c1 = VectorMath.exp(old1.sub(m1));
         FloatVector s0 = FloatVector.zero(S), s1 = s0;
         for (int j = 0; j < keys; j++) {
-            FloatVector e0 = FloatVector.fromArray(S, st, j * NR).sub(m0).lanewise(VectorOperators.EXP);
-            FloatVector e1 = FloatVector.fromArray(S, st, j * NR + V).sub(m1).lanewise(VectorOperators.EXP);
+            FloatVector e0 = VectorMath.exp(FloatVector.fromArray(S, st, j * NR).sub(m0));
+            FloatVector e1 = VectorMath.exp(FloatVector.fromArray(S, st, j * NR + V).sub(m1));
             e0.intoArray(st, j * NR);
             e1.intoArray(st, j * NR + V);
             s0 = s0.add(e0);

@@ -99,9 +99,9 @@ public final class CpuBackend implements Backend {
     @Override public Tensor gelu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.GELU, 0f); }
     @Override public Tensor geluTanh(Tensor x) { return Elementwise.map(x, Elementwise.Unary.GELU_TANH, 0f); }
     @Override public Tensor quickGelu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.QUICK_GELU, 0f); }
-    @Override public Tensor exp(Tensor x) { return Elementwise.map(x, Elementwise.Unary.EXP, 0f); }
-    @Override public Tensor sin(Tensor x) { return Elementwise.map(x, Elementwise.Unary.SIN, 0f); }
-    @Override public Tensor cos(Tensor x) { return Elementwise.map(x, Elementwise.Unary.COS, 0f); }
+    @Override public Tensor exp(Tensor x) { return Elementwise.mapScalar(x, Math::exp); }
+    @Override public Tensor sin(Tensor x) { return Elementwise.mapScalar(x, Math::sin); }
+    @Override public Tensor cos(Tensor x) { return Elementwise.mapScalar(x, Math::cos); }
     @Override public Tensor clamp(Tensor x, float lo, float hi) { return Elementwise.clamp(x, lo, hi); }
     @Override public Tensor add(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.Binary.ADD); }
     @Override public Tensor sub(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.Binary.SUB); }

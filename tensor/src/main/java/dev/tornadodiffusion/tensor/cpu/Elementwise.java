@@ -18,7 +18,7 @@ import static dev.tornadodiffusion.tensor.cpu.Gemm.V;
 final class Elementwise {
     private Elementwise() {}
 
-    enum Unary { SILU, GELU, GELU_TANH, QUICK_GELU, SCALE, EXP, SIN, COS }
+    enum Unary { SILU, GELU, GELU_TANH, QUICK_GELU, SCALE }
 
     enum Binary { ADD, SUB, MUL }
 
@@ -44,27 +44,28 @@ final class Elementwise {
 
     private static FloatVector apply(Unary op, FloatVector v, float s) {
         return switch (op) {
-            case SILU -> v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
-            case QUICK_GELU -> v.div(v.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f));
+            case SILU -> v.div(VectorMath.exp(v.neg()).add(1f));
+            case QUICK_GELU -> v.div(VectorMath.exp(v.mul(-1.702f)).add(1f));
             case SCALE -> v.mul(s);
-            case GELU, GELU_TANH, EXP, SIN, COS -> {
-                // in double lanes, so the float result is the correctly rounded value (as torch's 1-ulp float math)
+            case GELU, GELU_TANH -> {
                 DoubleVector lo = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 0);
                 DoubleVector hi = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 1);
-                FloatVector a = (FloatVector) inDouble(op, lo).convertShape(VectorOperators.D2F, S, 0);
-                FloatVector b = (FloatVector) inDouble(op, hi).convertShape(VectorOperators.D2F, S, -1);
+                FloatVector a = (FloatVector) gelu(op, lo).convertShape(VectorOperators.D2F, S, 0);
+                FloatVector b = (FloatVector) gelu(op, hi).convertShape(VectorOperators.D2F, S, -1);
                 yield a.blend(b, UPPER);
             }
         };
     }
 
-    private static DoubleVector inDouble(Unary op, DoubleVector x) {
-        return switch (op) {
-            case EXP -> x.lanewise(VectorOperators.EXP);
-            case SIN -> x.lanewise(VectorOperators.SIN);
-            case COS -> x.lanewise(VectorOperators.COS);
-            default -> gelu(op, x);
-        };
+    /** Rare element-wise maps (TLD's sinusoidal embedding): scalar Math, which HotSpot keeps identical in every execution mode. */
+    static Tensor mapScalar(Tensor x, java.util.function.DoubleUnaryOperator f) {
+        float[] src = x.contiguousF32().array();
+        Tensor out = Tensor.zeros(x.shape());
+        float[] dst = out.array();
+        Parallel.forRange(Gemm.ceilDiv(src.length, GRAIN), (c0, c1) -> {
+            for (int i = c0 * GRAIN, end = Math.min(src.length, c1 * GRAIN); i < end; i++) dst[i] = (float) f.applyAsDouble(src[i]);
+        });
+        return out;
     }
 
     static Tensor clamp(Tensor x, float lo, float hi) {
@@ -81,7 +82,7 @@ final class Elementwise {
     private static DoubleVector gelu(Unary op, DoubleVector x) {
         DoubleVector inner = op == Unary.GELU
                 ? Erf.erf(x.mul(Math.sqrt(0.5)))
-                : x.mul(x).mul(0.044715).mul(x).add(x).mul(Math.sqrt(2 / Math.PI)).lanewise(VectorOperators.TANH);
+                : VectorMath.tanh(x.mul(x).mul(0.044715).mul(x).add(x).mul(Math.sqrt(2 / Math.PI)));
         return x.mul(0.5).mul(inner.add(1));
     }
 

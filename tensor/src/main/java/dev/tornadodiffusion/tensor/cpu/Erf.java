@@ -32,7 +32,7 @@ public final class Erf {
         DoubleVector den = a.add(15.744926110709835).fma(a, c(117.6939508913125)).fma(a, c(537.1811018620099))
                 .fma(a, c(1621.3895745666903)).fma(a, c(3290.799235733460)).fma(a, c(4362.619090143247))
                 .fma(a, c(3439.3676741437216)).fma(a, c(1230.3393548037495));
-        DoubleVector erfc = t.neg().lanewise(VectorOperators.EXP).mul(num).div(den);
+        DoubleVector erfc = VectorMath.exp(t.neg()).mul(num).div(den);
         DoubleVector one = erfc.neg().add(1), large = one.blend(one.neg(), x.compare(VectorOperators.LT, 0));
         VectorMask<Double> isSmall = a.compare(VectorOperators.LT, 0.5);
         return large.blend(small, isSmall);

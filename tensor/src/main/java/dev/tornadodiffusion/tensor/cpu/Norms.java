@@ -75,7 +75,7 @@ final class Norms {
                 float max = vmax.reduceLanes(VectorOperators.MAX);
                 for (; i < d; i++) max = Math.max(max, src[o + i]);
                 FloatVector vm = FloatVector.broadcast(S, max);
-                for (i = 0; i <= d - V; i += V) FloatVector.fromArray(S, src, o + i).sub(vm).lanewise(VectorOperators.EXP).intoArray(dst, o + i);
+                for (i = 0; i <= d - V; i += V) VectorMath.exp(FloatVector.fromArray(S, src, o + i).sub(vm)).intoArray(dst, o + i);
                 for (; i < d; i++) dst[o + i] = (float) Math.exp(src[o + i] - max);
                 float inv = (float) (1.0 / sum(dst, o, d, 0f));
                 for (i = 0; i <= d - V; i += V) FloatVector.fromArray(S, dst, o + i).mul(inv).intoArray(dst, o + i);
@@ -135,7 +135,7 @@ final class Norms {
         int i = 0;
         for (; i <= len - V; i += V) {
             FloatVector v = FloatVector.fromArray(S, src, at + i).sub(vh).sub(vl).fma(va, vb);
-            if (silu) v = v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+            if (silu) v = v.div(VectorMath.exp(v.neg()).add(1f));
             v.intoArray(dst, at + i);
         }
         for (; i < len; i++) {
