@@ -43,7 +43,9 @@ import java.util.stream.Stream;
  * denoiser/          config.json (tld.configs.DenoiserConfig fields: image_size, noise_embed_dims, patch_size,
  *                    embed_dim, n_layers, text_emb_size, mlp_multiplier, n_channels) and model.safetensors, or
  *                    the state dict TLD ships (one .pt / .pth file, read without executing its pickle)
- * text_encoder/      CLIP ViT-L/14 text tower with projection (openai/clip-vit-large-patch14's text half)
+ * text_encoder/      CLIP ViT-L/14's text tower with projection as a CLIPTextModelWithProjection folder (config.json,
+ *                    model.safetensors), e.g. what transformers' CLIPTextModelWithProjection.from_pretrained(
+ *                    "openai/clip-vit-large-patch14").save_pretrained(...) writes
  * tokenizer/         its CLIP tokenizer (vocab.json, merges.txt)
  * vae/               AutoencoderKL (TLD uses madebyollin/sdxl-vae-fp16-fix)
  * </pre>
