@@ -52,7 +52,8 @@ final class GenerateCommand implements Command {
                 .batch(a.getInt("batch", 1))
                 .strength(a.getFloat("strength", 0.8f));
         if (a.has("init-image")) rb.initImage(Images.read(Path.of(a.get("init-image", null))));
-        if (a.has("denoising-end")) rb.denoisingEnd(a.getFloat("denoising-end", 1));
+        // with a refiner the base stops at denoising_end (0.8 unless given) and the refiner continues from there
+        if (a.has("denoising-end") || a.has("refiner")) rb.denoisingEnd(a.getFloat("denoising-end", 0.8f));
         GenerationRequest request;
         try {
             request = rb.build();
@@ -73,10 +74,10 @@ final class GenerateCommand implements Command {
             System.err.printf("generate: %s on %s (loaded in %.1f s)%n", pipeline.description(), backend.name(), (System.nanoTime() - t0) / 1e9);
             result = pipeline.generate(request, new ConsoleProgress());
             if (a.has("refiner")) {
-                try (Pipeline refiner = Pipeline.load(Path.of(a.get("refiner", null)), backend, LoadOptions.DEFAULT)) {
+                try (Pipeline refiner = Pipeline.load(Path.of(a.get("refiner", null)), backend, new LoadOptions(options.variant(), null, List.of()))) {
                     System.err.println("generate: refining with " + refiner.description());
-                    float start = request.denoisingEnd() == null ? 0.8f : request.denoisingEnd();
-                    result = refiner.generate(request.toBuilder().denoisingEnd(null).denoisingStart(start).latents(result.latents()).build(), new ConsoleProgress());
+                    result = refiner.generate(request.toBuilder().initImage(null).denoisingEnd(null).denoisingStart(request.denoisingEnd())
+                            .latents(result.latents()).build(), new ConsoleProgress());
                 }
             }
         }

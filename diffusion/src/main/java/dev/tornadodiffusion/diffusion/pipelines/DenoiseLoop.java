@@ -66,6 +66,51 @@ final class DenoiseLoop {
         return Math.sqrt(sq / (n - 1));
     }
 
+    /** torch's {@code x.repeat(n, 1, ...)}: the whole batch {@code n} times over. */
+    static Tensor repeatBatch(Backend be, Tensor x, int n) {
+        if (n == 1) return x;
+        Tensor[] copies = new Tensor[n];
+        java.util.Arrays.fill(copies, x);
+        return be.concat(0, copies);
+    }
+
+    /**
+     * {@code x.repeat(1, n, ...).view(b * n, ...)} as the pipelines repeat embeddings per prompt: each batch row
+     * {@code n} times in a row (the same as {@link #repeatBatch} for one row).
+     */
+    static Tensor repeatEach(Backend be, Tensor x, int n) {
+        if (n == 1 || x.dim(0) == 1) return repeatBatch(be, x, n);
+        Tensor[] rows = new Tensor[x.dim(0) * n];
+        for (int i = 0; i < rows.length; i++) rows[i] = x.narrow(0, i / n, 1);
+        return be.concat(0, rows);
+    }
+
+    /** Token ids as the [1, N] int64 input_ids a text encoder takes. */
+    static Tensor inputIds(int[] ids) {
+        long[] l = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) l[i] = ids[i];
+        return Tensor.ofLongs(l, 1, ids.length);
+    }
+
+    /**
+     * {@code get_guidance_scale_embedding} for UNets with time_cond_proj_dim (LCM-distilled): w = (guidance - 1) * 1000,
+     * [sin(w f), cos(w f)] with f = exp(-i log(10000) / (dim/2 - 1)) in float32, one row per batch element.
+     */
+    static Tensor guidanceScaleEmbedding(float guidanceScale, int dim, int batch) {
+        int half = dim / 2;
+        float w = (guidanceScale - 1) * 1000f;
+        float step = (float) Math.log(10000.0) / (half - 1);
+        float[] row = new float[dim];
+        for (int i = 0; i < half; i++) {
+            float e = w * (float) Math.exp(i * -step);
+            row[i] = (float) Math.sin(e);
+            row[half + i] = (float) Math.cos(e);
+        }
+        float[] out = new float[batch * dim];
+        for (int b = 0; b < batch; b++) System.arraycopy(row, 0, out, b * dim, dim);
+        return Tensor.of(out, batch, dim);
+    }
+
     static double exact(Tensor timesteps, int i) {
         return timesteps.dtype().floating ? timesteps.getFlat(i) : timesteps.getLongFlat(i);
     }

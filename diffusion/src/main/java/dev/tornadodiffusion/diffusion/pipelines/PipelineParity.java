@@ -19,7 +19,8 @@ import java.util.Map;
 /**
  * A pipeline reference case (pipeline-sd / pipeline-sdxl): the case folder is a diffusers pipeline; every run in
  * meta.json is generated from the saved embeddings and latents with its scheduler, and the timesteps, latents after
- * every step, raw UNet outputs, decoded image and final image are compared with {@code |a-b| <= rel * (1 + |b|)}.
+ * every step, raw UNet outputs, decoded image and final image are compared with {@code |a-b| <= rel * (1 + |b|)}
+ * (SDXL's add_time_ids exactly). SDXL cases pass pooled and negative pooled embeddings from inputs.safetensors.
  */
 public final class PipelineParity {
     private PipelineParity() {}
@@ -63,6 +64,12 @@ public final class PipelineParity {
                 if (out.contains(name + "/vae_decoded"))
                     checks.add(Compare.relative(name + "/vae_decoded", p.decodeRaw(r.latents()), out.get(name + "/vae_decoded"), rel));
                 checks.add(Compare.relative(name + "/image", r.images(), image, rel));
+                if (p instanceof StableDiffusionXLPipeline xl && out.contains(name + "/add_time_ids")) {
+                    GenerationRequest req = rb.build();
+                    boolean doCfg = req.guidanceScale() > 1 && xl.unet.config.time_cond_proj_dim() == null;
+                    Tensor ids = xl.addTimeIds(req, image.dim(1), image.dim(2), req.promptEmbeds().dim(0), doCfg, false);
+                    checks.add(Compare.absolute(name + "/add_time_ids", ids, out.get(name + "/add_time_ids"), 0));
+                }
             }
         }
         return checks;

@@ -61,11 +61,11 @@ public final class StableDiffusionPipeline implements UNetPipeline {
         if (r.promptEmbeds() == null && text_encoder == null)
             throw new IllegalArgumentException(folder + " has no text encoder: pass prompt embeddings instead of a prompt");
         Tensor cond = r.promptEmbeds() != null ? r.promptEmbeds() : encodePrompt(r.prompt(), r.clipSkip());
-        Tensor embeds = repeat(cond, r.batch());
+        Tensor embeds = DenoiseLoop.repeatEach(be, cond, r.batch());
         if (doCfg) {
             Tensor uncond = r.negativePromptEmbeds() != null ? r.negativePromptEmbeds()
                     : encodePrompt(r.negativePrompt() == null ? "" : r.negativePrompt(), r.clipSkip());
-            embeds = be.concat(0, repeat(uncond, r.batch()), embeds);
+            embeds = be.concat(0, DenoiseLoop.repeatEach(be, uncond, r.batch()), embeds);
         }
 
         Scheduler s = Pipelines.scheduler(scheduler, r.sampler());
@@ -82,19 +82,21 @@ public final class StableDiffusionPipeline implements UNetPipeline {
             timesteps = s.img2imgTimesteps(steps, r.strength());
             Tensor image = DenoiseLoop.fromImage(r.initImage(), width, height);
             Tensor init = vae.scaleLatents(vae.encode(image).sample(gen.randn(latentShape(image))));
-            init = repeat(init, r.batch());
+            init = DenoiseLoop.repeatBatch(be, init, r.batch());
             Tensor noise = r.latents() != null ? r.latents() : gen.randn(shape);
             Tensor start = timesteps.numel() == 0 ? s.timesteps().narrow(0, s.numTimesteps() - 1, 1) : timesteps.narrow(0, 0, 1);
-            latents = s.addNoise(init, noise, repeat(start, r.batch()));
+            latents = s.addNoise(init, noise, DenoiseLoop.repeatBatch(be, start, r.batch()));
         }
 
         Tensor ehs = embeds;
-        latents = DenoiseLoop.run(be, s, timesteps, latents, (in, t) -> unet.forward(in, t, ehs), guidance,
+        Tensor timestepCond = unet.config.time_cond_proj_dim() == null ? null
+                : DenoiseLoop.guidanceScaleEmbedding(guidance, unet.config.time_cond_proj_dim(), latents.dim(0));
+        latents = DenoiseLoop.run(be, s, timesteps, latents, (in, t) -> unet.forward(in, t, ehs, null, null, timestepCond, null), guidance,
                 r.guidanceRescale(), doCfg, gen, progress);
 
         progress.stage("vae decode");
         Tensor images = DenoiseLoop.toImages(decodeRaw(latents));
-        return new GenerationResult(images, latents, Map.of("parameters", Pipelines.parameters(r, steps, guidance, width, height, s, folder)));
+        return new GenerationResult(images, latents, Map.of("parameters", Pipelines.parameters(r, steps, guidance, width, height, s.className(), folder)));
     }
 
     @Override
@@ -120,20 +122,9 @@ public final class StableDiffusionPipeline implements UNetPipeline {
 
     /** encode_prompt: ids padded to the tokenizer's max length; clip skip takes an earlier layer through the final LayerNorm. */
     Tensor encodePrompt(String prompt, int clipSkip) {
-        int[] ids = tokenizer.tokenize(prompt);
-        long[] l = new long[ids.length];
-        for (int i = 0; i < ids.length; i++) l[i] = ids[i];
-        ClipTextModel.Output out = text_encoder.forward(Tensor.ofLongs(l, 1, ids.length));
+        ClipTextModel.Output out = text_encoder.forward(DenoiseLoop.inputIds(tokenizer.tokenize(prompt)));
         if (clipSkip == 0) return out.last_hidden_state();
         return text_encoder.final_layer_norm.forward(out.hiddenState(-(clipSkip + 1)));
-    }
-
-    /** {@code x.repeat(n, ...)} along the batch dimension. */
-    Tensor repeat(Tensor x, int n) {
-        if (n == 1) return x;
-        Tensor[] copies = new Tensor[n];
-        java.util.Arrays.fill(copies, x);
-        return be.concat(0, copies);
     }
 
     @Override
