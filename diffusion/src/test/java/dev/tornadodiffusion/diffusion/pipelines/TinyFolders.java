@@ -45,6 +45,29 @@ final class TinyFolders {
     }
 
     /**
+     * An SD 1.x folder: the unet-sd UNet, vae-sd, pipeline-sd's DDIM scheduler, and with {@code textEncoder} the
+     * clip-text-quickgelu encoder (width 32 = the UNet's cross_attention_dim) and the CLIP tokenizer.
+     */
+    static Path sd(Path dir, boolean textEncoder) throws IOException {
+        copy(fixture("unet-sd"), dir.resolve("unet"), "config.json", "diffusion_pytorch_model.safetensors");
+        copy(fixture("vae-sd"), dir.resolve("vae"), "config.json", "diffusion_pytorch_model.safetensors");
+        copy(fixture("pipeline-sd").resolve("scheduler"), dir.resolve("scheduler"), "scheduler_config.json");
+        if (textEncoder) {
+            copy(fixture("clip-text-quickgelu"), dir.resolve("text_encoder"), "config.json", "model.safetensors");
+            copy(fixture("clip-tokenizer"), dir.resolve("tokenizer"), "vocab.json", "merges.txt");
+        }
+        String te = textEncoder ? "[\"transformers\", \"CLIPTextModel\"]" : "[null, null]";
+        String tok = textEncoder ? "[\"transformers\", \"CLIPTokenizer\"]" : "[null, null]";
+        Files.writeString(dir.resolve("model_index.json"), """
+                {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.27.2",
+                 "text_encoder": %s, "tokenizer": %s,
+                 "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+                 "scheduler": ["diffusers", "DDIMScheduler"]}
+                """.formatted(te, tok));
+        return dir;
+    }
+
+    /**
      * A TLD folder: denoiser = tld-denoiser (or its .pth state dict with {@code pth}), text_encoder =
      * clip-text-quickgelu (projects to the denoiser's text_emb_size 32), tokenizer, vae = vae-sd (16x16 images).
      */
