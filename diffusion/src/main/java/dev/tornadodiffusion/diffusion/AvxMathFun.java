@@ -55,8 +55,8 @@ final class AvxMathFun {
         return Math.fma(e, LOG_Q2, x);
     }
 
-    /** sincos256_ps: writes sin(x) to {@code sin[i]} and cos(x) to {@code cos[i]}. */
-    static void sincos(float x, float[] sin, float[] cos, int i) {
+    /** sincos256_ps: writes sin(x) to {@code sin[si]} and cos(x) to {@code cos[ci]}. */
+    static void sincos(float x, float[] sin, int si, float[] cos, int ci) {
         int signSin = Float.floatToRawIntBits(x) & 0x80000000;
         x = Math.abs(x);
         int j = (int) (x * FOPI);  // cvttps: truncation
@@ -88,7 +88,7 @@ final class AvxMathFun {
         float ysin1 = polyIsSin ? 0f : yc;
         float s = ysin1 + ysin2;
         float c = (yc - ysin1) + (ys - ysin2);
-        sin[i] = Float.intBitsToFloat(Float.floatToRawIntBits(s) ^ signSin);
-        cos[i] = Float.intBitsToFloat(Float.floatToRawIntBits(c) ^ signCos);
+        sin[si] = Float.intBitsToFloat(Float.floatToRawIntBits(s) ^ signSin);
+        cos[ci] = Float.intBitsToFloat(Float.floatToRawIntBits(c) ^ signCos);
     }
 }

@@ -25,7 +25,7 @@ public record ParityCheck(String name, double maxAbsErr, double maxRelErr, doubl
             double rel = err == 0 ? 0 : err / Math.abs(b);
             maxAbs = Math.max(maxAbs, err);
             maxRel = Math.max(maxRel, rel);
-            if (!(err <= atol + rtol * Math.abs(b))) pass = false;
+            if (err != 0 && !(err <= atol + rtol * Math.abs(b))) pass = false;
         }
         return new ParityCheck(name, maxAbs, maxRel, atol, rtol, pass);
     }

@@ -118,12 +118,13 @@ public final class TorchGenerator implements NoiseSource {
         float[] d = new float[Math.toIntExact(Tensor.numel(shape))];
         int n = d.length;
         if (n >= 16) {
+            float[] scratch = new float[24];
             for (int i = 0; i < n; i++) d[i] = uniformFloat();
-            for (int i = 0; i + 16 <= n; i += 16) normalFill16(d, i);
+            for (int i = 0; i + 16 <= n; i += 16) normalFill16(d, i, scratch);
             if (n % 16 != 0) {
                 // the last 16 values are recomputed from 16 fresh uniforms
                 for (int i = n - 16; i < n; i++) d[i] = uniformFloat();
-                normalFill16(d, n - 16);
+                normalFill16(d, n - 16, scratch);
             }
         } else {
             for (int i = 0; i < n; i++) d[i] = (float) normalDouble();
@@ -166,17 +167,16 @@ public final class TorchGenerator implements NoiseSource {
         return Tensor.wrap(MemorySegment.ofArray(d), DType.F64, shape);
     }
 
-    /** normal_fill_16_AVX2: uniforms d[i..i+15] become 16 normals (cos half first). */
-    private static void normalFill16(float[] d, int i) {
-        float[] radius = new float[8], sin = new float[8], cos = new float[8];
+    /**
+     * normal_fill_16_AVX2: uniforms d[i..i+15] become 16 normals, radius * cos in the first 8 and radius * sin in
+     * the last 8; {@code scratch} holds the 8 sines and cosines.
+     */
+    private static void normalFill16(float[] d, int i, float[] scratch) {
+        for (int j = 0; j < 8; j++) AvxMathFun.sincos(TWO_PI_F * d[i + 8 + j], scratch, j, scratch, 8 + j);
         for (int j = 0; j < 8; j++) {
-            float u1 = 1f - d[i + j];
-            radius[j] = (float) Math.sqrt(-2f * AvxMathFun.log(u1));
-            AvxMathFun.sincos(TWO_PI_F * d[i + 8 + j], sin, cos, j);
-        }
-        for (int j = 0; j < 8; j++) {
-            d[i + j] = radius[j] * cos[j];
-            d[i + 8 + j] = radius[j] * sin[j];
+            float radius = (float) Math.sqrt(-2f * AvxMathFun.log(1f - d[i + j]));
+            d[i + j] = radius * scratch[8 + j];
+            d[i + 8 + j] = radius * scratch[j];
         }
     }
 

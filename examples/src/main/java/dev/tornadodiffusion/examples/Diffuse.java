@@ -9,8 +9,12 @@ import java.util.List;
 /** Entry point of {@code ./diffuse}: dispatches to one {@link Command}. */
 public final class Diffuse {
     static final List<Command> COMMANDS = List.of(
+            new BenchCommand(),
+            new GenerateCommand(),
             new InspectCommand(),
-            new ParityCommand()
+            new ParityCommand(),
+            new ServeCommand(),
+            new ConvertCommand()
     );
 
     public static void main(String[] argv) {

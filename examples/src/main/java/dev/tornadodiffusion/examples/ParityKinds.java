@@ -2,9 +2,13 @@ package dev.tornadodiffusion.examples;
 
 import dev.tornadodiffusion.diffusion.ParityCheck;
 import dev.tornadodiffusion.diffusion.TorchRngParity;
+import dev.tornadodiffusion.diffusion.pipelines.PipelineParity;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerParity;
 import dev.tornadodiffusion.nn.clip.ClipTextParity;
 import dev.tornadodiffusion.nn.clip.ClipTokenizerParity;
+import dev.tornadodiffusion.nn.formats.CheckpointParity;
+import dev.tornadodiffusion.nn.formats.LoraParity;
+import dev.tornadodiffusion.nn.formats.TorchFileParity;
 import dev.tornadodiffusion.nn.tld.TldParity;
 import dev.tornadodiffusion.nn.unet.UNetParity;
 import dev.tornadodiffusion.nn.vae.VaeParity;
@@ -20,10 +24,14 @@ final class ParityKinds {
 
     private static final Map<String, ParityCommand.Kind> KINDS = Map.ofEntries(
             Map.entry("unet", UNetParity::run),
+            Map.entry("pipeline", PipelineParity::run),
             Map.entry("vae", VaeParity::run),
             Map.entry("clip-text", ClipTextParity::run),
             Map.entry("clip-tokenizer", ClipTokenizerParity::run),
             Map.entry("tld-denoiser", TldParity::run),
+            Map.entry("ckpt", CheckpointParity::run),
+            Map.entry("pth", TorchFileParity::run),
+            Map.entry("lora", LoraParity::run),
             Map.entry("scheduler", (dir, be) -> {
                 try (Safetensors t = Safetensors.open(dir.resolve("trajectory.safetensors"))) {
                     return checks(SchedulerParity.run(dir, t));

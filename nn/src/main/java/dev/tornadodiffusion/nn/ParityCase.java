@@ -49,6 +49,8 @@ public final class ParityCase implements AutoCloseable {
 
     public Tensor input(String name) { return inputs.get(name); }
 
+    public Set<String> inputNames() { return inputs.keys(); }
+
     public Tensor expected(String name) { return outputs.get(name); }
 
     public Set<String> outputNames() { return outputs.keys(); }

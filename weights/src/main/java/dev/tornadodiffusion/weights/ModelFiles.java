@@ -1,5 +1,7 @@
 package dev.tornadodiffusion.weights;
 
+import dev.tornadodiffusion.weights.torch.TorchCheckpoint;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -21,6 +23,7 @@ public final class ModelFiles {
             "model.safetensors", "model.safetensors.index.json");
 
     private static final List<String> WEIGHT_EXTENSIONS = List.of(".safetensors", ".bin", ".ckpt", ".pt", ".pth");
+    private static final List<String> TORCH_EXTENSIONS = List.of(".ckpt", ".pt", ".pth", ".bin");
 
     private ModelFiles() {}
 
@@ -59,13 +62,16 @@ public final class ModelFiles {
     }
 
     /**
-     * The weights of a component folder ({@link #find}) or a weight file, opened by its format: {@code .safetensors}
-     * or a sharded {@code .safetensors.index.json}.
+     * The weights of a component folder ({@link #find}) or a weight file, opened by its format: {@code .safetensors},
+     * a sharded {@code .safetensors.index.json}, or a PyTorch checkpoint ({@code .ckpt}, {@code .pt}, {@code .pth},
+     * {@code .bin}) read by the safe {@link TorchCheckpoint} reader.
      */
     public static StateDict open(Path path, String variant) throws IOException {
         Path file = Files.isDirectory(path) ? find(path, variant) : path;
         String name = file.getFileName().toString();
         if (name.endsWith(".safetensors") || name.endsWith(".json")) return Safetensors.open(file);
-        throw new WeightFormatException(file + ": unsupported weight file format (supported: .safetensors, .safetensors.index.json)");
+        if (TORCH_EXTENSIONS.stream().anyMatch(name::endsWith)) return TorchCheckpoint.load(file);
+        throw new WeightFormatException(file + ": unsupported weight file format (supported: .safetensors, .safetensors.index.json, "
+                + String.join(", ", TORCH_EXTENSIONS) + ")");
     }
 }

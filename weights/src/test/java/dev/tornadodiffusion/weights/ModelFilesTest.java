@@ -60,6 +60,9 @@ class ModelFilesTest {
                 + "found diffusion_pytorch_model.bin)", e.getMessage());
         assertThrows(NoSuchFileException.class, () -> ModelFiles.find(c.resolve("nope"), null));
         WeightFormatException w = assertThrows(WeightFormatException.class, () -> ModelFiles.open(c.resolve("diffusion_pytorch_model.bin")));
+        assertTrue(w.getMessage().startsWith(c.resolve("diffusion_pytorch_model.bin") + ": "), w.getMessage());   // read as a torch file, refused
+        Files.write(c.resolve("model.onnx"), new byte[4]);
+        w = assertThrows(WeightFormatException.class, () -> ModelFiles.open(c.resolve("model.onnx")));
         assertTrue(w.getMessage().contains("unsupported weight file format"), w.getMessage());
     }
 }

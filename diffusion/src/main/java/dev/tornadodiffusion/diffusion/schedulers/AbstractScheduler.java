@@ -122,9 +122,15 @@ abstract class AbstractScheduler implements Scheduler {
         return first;
     }
 
-    /** {@code _init_step_index}: the begin index if one was set, else where the timestep is. */
-    void initStepIndex(double t) {
-        stepIndex = beginIndex >= 0 ? beginIndex : indexForTimestep(t);
+    /**
+     * Before a step (or input scaling) of the schedulers that keep a step index: on the first call of a run,
+     * {@code _init_step_index} (the begin index if one was set, else where {@code t} is); past the last step, an error.
+     */
+    void startStep(double t) {
+        requireTimesteps();
+        if (stepIndex < 0) stepIndex = beginIndex >= 0 ? beginIndex : indexForTimestep(t);
+        if (stepIndex >= timesteps.length)
+            throw new IllegalStateException(className() + ": all " + timesteps.length + " steps are done; call setTimesteps to start a new run");
     }
 
     /** The step index each batch element of {@code timesteps} maps to, as add_noise of the sigma schedulers finds it. */

@@ -41,7 +41,7 @@ public final class DPMSolverMultistepScheduler extends MultistepScheduler {
     @Override
     public void setTimesteps(int n) {
         checkInferenceSteps(n);
-        // the last training timestep whose lambda is still above lambda_min_clipped
+        // searchsorted(flip(lambda_t), lambda_min_clipped): trailing training timesteps whose lambda is below the clip
         int clipped = 0;
         for (int i = alphasCumprod.length - 1; i >= 0; i--) {
             float lambda = log(sqrt(alphasCumprod[i])) - log(sqrt(1 - alphasCumprod[i]));
@@ -78,11 +78,10 @@ public final class DPMSolverMultistepScheduler extends MultistepScheduler {
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
-        requireTimesteps();
         // learned-variance models (DeepFloyd IF) output [noise, variance]: the noise is the first 3 channels
         if (learnedVariance && predictionType.equals("epsilon")) modelOutput = modelOutput.narrow(1, 0, 3);
         checkSameShape(modelOutput, sample, "DPMSolverMultistepScheduler.step");
-        if (stepIndex < 0) initStepIndex(timestep);
+        startStep(timestep);
         int n = timesteps.length;
         boolean lowerOrderFinalStep = stepIndex == n - 1
                 && (eulerAtFinal || (lowerOrderFinal && n < 15) || finalSigmasType.equals("zero"));

@@ -31,9 +31,8 @@ public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
-        requireTimesteps();
         checkSameShape(modelOutput, sample, "EulerAncestralDiscreteScheduler.step");
-        if (stepIndex < 0) initStepIndex(timestep);
+        startStep(timestep);
         float sigma = sigmas[stepIndex];
         float[] x = values(sample), e = values(modelOutput);
         float[] x0 = predictOriginal(predictionType, sigma, x, e);

@@ -38,7 +38,7 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
         if (interpolationType.equals("linear")) {
             s = ScheduleMath.interp(t, trainSigmas);
         } else {
-            float[] ll = ScheduleMath.torchLinspace((float) Math.log(trainSigmas[trainSigmas.length - 1]), (float) Math.log(trainSigmas[0]), n + 1);
+            float[] ll = ScheduleMath.torchLinspace(NumpyFloatMath.log(trainSigmas[trainSigmas.length - 1]), NumpyFloatMath.log(trainSigmas[0]), n + 1);
             s = new double[ll.length];
             for (int i = 0; i < ll.length; i++) s[i] = TorchFloatMath.exp(ll[i]);
         }
@@ -60,9 +60,8 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
-        requireTimesteps();
         checkSameShape(modelOutput, sample, "EulerDiscreteScheduler.step");
-        if (stepIndex < 0) initStepIndex(timestep);
+        startStep(timestep);
         float sigma = sigmas[stepIndex];
         // s_churn = 0: gamma = 0, so sigma_hat = sigma and the noise is discarded, but drawn
         if (generator != null) generator.randn(modelOutput.shape());

@@ -69,9 +69,8 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
-        requireTimesteps();
         checkSameShape(modelOutput, sample, "HeunDiscreteScheduler.step");
-        if (stepIndex < 0) initStepIndex(timestep);
+        startStep(timestep);
         boolean first = stateInFirstOrder();
         float sigma = first ? sigmas[stepIndex] : sigmas[stepIndex - 1];
         float sigmaNext = first ? sigmas[stepIndex + 1] : sigmas[stepIndex];

@@ -78,9 +78,8 @@ public final class LCMScheduler extends AbstractScheduler {
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
-        requireTimesteps();
         checkSameShape(modelOutput, sample, "LCMScheduler.step");
-        if (stepIndex < 0) initStepIndex(timestep);
+        startStep(timestep);
         int prevStepIndex = stepIndex + 1;
         double prevTimestep = prevStepIndex < timesteps.length ? timesteps[prevStepIndex] : timestep;
         float alphaProdT = alphaCumprodAt(timestep);

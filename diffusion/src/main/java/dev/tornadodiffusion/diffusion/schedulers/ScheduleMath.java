@@ -10,8 +10,9 @@ final class ScheduleMath {
 
     /**
      * {@code torch.linspace(start, end, steps, dtype=torch.float32)} on CPU (torch 1.13, AVX2 build): elements
-     * before the halfway point are {@code start + step*i}, later ones {@code end - step*(steps-1-i)}, evaluated
-     * in 8-wide vectors (two at a time) as {@code base + j*step}; GCC contracted the multiply-adds into FMAs.
+     * before the halfway point are {@code start + step*i}, later ones {@code end - step*(steps-1-i)} (multiply-adds
+     * GCC contracted into FMAs), evaluated in 8-wide vectors (two at a time) whose lanes are {@code base + j*step}
+     * rounded twice ({@code Vectorized::arange}).
      */
     static float[] torchLinspace(double startValue, double endValue, int steps) {
         float start = (float) startValue, end = (float) endValue;
@@ -24,7 +25,7 @@ final class ScheduleMath {
         for (; i <= steps - 16; i += 16) {
             for (int v = i; v < i + 16; v += 8) {
                 float base = v < halfway ? Math.fma(step, (float) v, start) : Math.fma(-step, (float) (steps - v - 1), end);
-                for (int j = 0; j < 8; j++) out[v + j] = Math.fma((float) j, step, base);
+                for (int j = 0; j < 8; j++) out[v + j] = base + j * step;
             }
         }
         for (; i < steps; i++)
@@ -113,7 +114,7 @@ final class ScheduleMath {
     /** {@code np.log} of a float32 array. */
     static float[] log(float[] a) {
         float[] out = new float[a.length];
-        for (int i = 0; i < a.length; i++) out[i] = (float) Math.log(a[i]);
+        for (int i = 0; i < a.length; i++) out[i] = NumpyFloatMath.log(a[i]);
         return out;
     }
 

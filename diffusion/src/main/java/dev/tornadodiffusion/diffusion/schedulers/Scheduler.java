@@ -49,9 +49,10 @@ public interface Scheduler {
             case "DPMSolverMultistepScheduler" -> new DPMSolverMultistepScheduler(config);
             case "UniPCMultistepScheduler" -> new UniPCMultistepScheduler(config);
             case "LCMScheduler" -> new LCMScheduler(config);
+            case "PNDMScheduler" -> new PNDMScheduler(config);
             default -> throw new IllegalArgumentException(config.source() + ": scheduler \"" + className + "\" is not supported"
                     + " (supported: DDPMScheduler, DDIMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler,"
-                    + " HeunDiscreteScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler, LCMScheduler)");
+                    + " HeunDiscreteScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler, LCMScheduler, PNDMScheduler)");
         };
     }
 
@@ -66,7 +67,7 @@ public interface Scheduler {
     /** {@code set_timesteps(num_inference_steps)}: computes the schedule and resets the per-run state. */
     void setTimesteps(int numInferenceSteps);
 
-    /** The schedule the model is called with, in diffusers' dtype: I64 (DDPM, DDIM, DPM-Solver, UniPC, LCM) or F32 (Euler, Heun; F64 for Heun with Karras sigmas). */
+    /** The schedule the model is called with, in diffusers' dtype: I64 (DDPM, DDIM, PNDM, DPM-Solver, UniPC, LCM) or F32 (Euler, Heun; F64 for Heun with Karras sigmas). */
     Tensor timesteps();
 
     int numTimesteps();

@@ -35,6 +35,7 @@ abstract class SigmaScheduler extends AbstractScheduler {
     /** {@code sigmas.max()} for linspace / trailing spacing, else {@code sqrt(max^2 + 1)}. */
     @Override
     public float initNoiseSigma() {
+        requireTimesteps();
         float max = Float.NEGATIVE_INFINITY;
         for (float s : sigmas) max = Math.max(max, s);
         if (timestepSpacing.equals("linspace") || timestepSpacing.equals("trailing")) return max;
@@ -43,8 +44,7 @@ abstract class SigmaScheduler extends AbstractScheduler {
 
     @Override
     public Tensor scaleModelInput(Tensor sample, double timestep) {
-        requireTimesteps();
-        if (stepIndex < 0) initStepIndex(timestep);
+        startStep(timestep);
         float sigma = sigmas[stepIndex];
         float scale = sqrt(sigma * sigma + 1);
         float[] x = values(sample);

@@ -55,9 +55,8 @@ public final class UniPCMultistepScheduler extends MultistepScheduler {
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
-        requireTimesteps();
         checkSameShape(modelOutput, sample, "UniPCMultistepScheduler.step");
-        if (stepIndex < 0) initStepIndex(timestep);
+        startStep(timestep);
         boolean useCorrector = stepIndex > 0 && !correctorDisabled(stepIndex - 1) && lastSample != null;
         float[] x = values(sample);
         float[] converted = convertModelOutput(values(modelOutput), x, sample.dim(0));

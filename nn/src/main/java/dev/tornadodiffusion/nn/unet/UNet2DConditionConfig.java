@@ -100,8 +100,10 @@ public record UNet2DConditionConfig(
         int[] heads = r.perBlock("attention_head_dim", 8, n);
         int[] cross = r.perBlock("cross_attention_dim", 1280, n);
         int groups = r.integer("norm_num_groups", 32);
+        if (groups < 1) throw r.unsupported("norm_num_groups", groups);
         for (int i = 0; i < n; i++) {
-            if (channels[i] % heads[i] != 0) throw r.bad("attention_head_dim", heads[i] + " heads do not divide block_out_channels " + channels[i]);
+            // head size is channels / heads rounded down, as in diffusers; at least one head of size >= 1
+            if (heads[i] < 1 || heads[i] > channels[i]) throw r.bad("attention_head_dim", "gives " + heads[i] + " heads for block_out_channels " + channels[i]);
             if (channels[i] % groups != 0) throw r.bad("norm_num_groups", groups + " groups do not divide block_out_channels " + channels[i]);
         }
         JsonNode depthNode = r.valued("transformer_layers_per_block");

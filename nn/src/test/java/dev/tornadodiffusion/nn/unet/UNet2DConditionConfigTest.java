@@ -83,6 +83,8 @@ class UNet2DConditionConfigTest {
                 {"layers_per_block", "-1"},
                 {"norm_num_groups", "null"},
                 {"norm_num_groups", "7"},
+                {"norm_num_groups", "0"},
+                {"attention_head_dim", "0"},
                 {"conv_in_kernel", "4"},
         };
         for (String[] c : cases) {

@@ -5,11 +5,9 @@ import dev.tornadodiffusion.tensor.Compare;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class UNet2DConditionModelTest {
@@ -19,11 +17,11 @@ class UNet2DConditionModelTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"unet-sd", "unet-sd2", "unet-sdxl"})
-    void matchesDiffusers(String name) throws IOException {
+    void matchesDiffusers(String name) throws Exception {
         List<Compare.Check> checks = UNetParity.run(fixture(name), Backends.cpu());
         checks.forEach(c -> System.out.println(name + " " + c));
-        assertEquals("sample", checks.get(0).name());
-        assertEquals("sample_timesteps_batch", checks.get(1).name());
+        assertTrue(checks.stream().anyMatch(c -> c.name().equals("sample")));
+        assertTrue(checks.stream().anyMatch(c -> c.name().equals("sample_timesteps_batch")));
         for (Compare.Check c : checks) assertTrue(c.pass(), name + ": " + c);
     }
 }

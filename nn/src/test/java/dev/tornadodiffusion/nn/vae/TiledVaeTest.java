@@ -54,13 +54,14 @@ class TiledVaeTest {
         assertArrayEquals(untiled.shape(), tiled.shape());
         assertArrayEquals(tiled.toFloatArray(), again.toFloatArray(), 0f, "tiled decode is deterministic");
         float[] expected = referenceTiling(z, 8, 6, 4, 12, 2, t -> vae.decode(t));
-        assertArrayEquals(expected, tiled.toFloatArray(), 0f);
+        // tiles of other shapes take other GEMM blockings: equal up to float rounding, while a wrong blend is off by ~1e-1
+        assertArrayEquals(expected, tiled.toFloatArray(), 1e-5f);
 
         // The first tile's interior (rows / columns 0..11) is that tile decoded alone: no blending there.
         Tensor first = vae.decode(z.narrow(2, 0, 8).narrow(3, 0, 8));
         for (int c = 0; c < 3; c++)
             for (int y = 0; y < 12; y++)
-                for (int x = 0; x < 12; x++) assertEquals(first.get(0, c, y, x), tiled.get(0, c, y, x));
+                for (int x = 0; x < 12; x++) assertEquals(first.get(0, c, y, x), tiled.get(0, c, y, x), 1e-5f);
         // Tiles see only their own latents, so the seams differ from the untiled decode (diffusers' behaviour).
         assertTrue(maxAbsDiff(tiled, untiled) > 1e-3);
     }
@@ -78,8 +79,8 @@ class TiledVaeTest {
         });
         assertEquals(vae.encode(img).mean.dim(2), tiled.mean.dim(2));
         Tensor m = Tensor.of(moments, 1, 2 * lc, tiled.mean.dim(2), tiled.mean.dim(3));
-        assertArrayEquals(m.narrow(1, 0, lc).toFloatArray(), tiled.mean.toFloatArray(), 0f);
-        assertArrayEquals(m.narrow(1, lc, lc).toFloatArray(), tiled.logvar.toFloatArray(), 0f);
+        assertArrayEquals(m.narrow(1, 0, lc).toFloatArray(), tiled.mean.toFloatArray(), 1e-5f);
+        assertArrayEquals(m.narrow(1, lc, lc).toFloatArray(), tiled.logvar.toFloatArray(), 1e-5f);
     }
 
     @Test
@@ -98,7 +99,8 @@ class TiledVaeTest {
         vae.enableSlicing(true);
         Tensor sliced = vae.decode(z);
         vae.enableSlicing(false);
-        assertArrayEquals(batched.toFloatArray(), sliced.toFloatArray(), 1e-6f);
+        // one image at a time takes another GEMM blocking than the batch: equal to float rounding
+        assertArrayEquals(batched.toFloatArray(), sliced.toFloatArray(), 1e-5f);
     }
 
     @Test

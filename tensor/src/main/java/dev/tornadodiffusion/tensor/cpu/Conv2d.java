@@ -1,65 +1,99 @@
 package dev.tornadodiffusion.tensor.cpu;
 
 import dev.tornadodiffusion.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
 
 import java.util.Arrays;
 
-/** Convolution as im2col + the shared GEMM, per image and group; 1x1 stride-1 is a plain GEMM. */
+/**
+ * Convolution as an implicit GEMM: weights [OC, IC*KH*KW] times the {@link Im2col} view of the input,
+ * per group. Depthwise convolutions (one input channel per group) take a direct vectorized path.
+ */
 final class Conv2d {
     private Conv2d() {}
+
+    /** Below this many output pixels, all images go through one GEMM so the weights are packed once. */
+    private static final int BATCHED_PIXELS = 1024;
 
     static Tensor forward(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int groups) {
         if (x.rank() != 4 || weight.rank() != 4) throw new IllegalArgumentException("conv2d needs NCHW input and 4-D weight: " + x + ", " + weight);
         int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
         int oc = weight.dim(0), icg = weight.dim(1), kh = weight.dim(2), kw = weight.dim(3);
-        if (c % groups != 0 || oc % groups != 0 || icg != c / groups)
+        if (groups < 1 || c % groups != 0 || oc % groups != 0 || icg != c / groups)
             throw new IllegalArgumentException("conv2d: input " + Arrays.toString(x.shape()) + " vs weight " + Arrays.toString(weight.shape()) + " groups " + groups);
+        if (stride < 1 || padding < 0) throw new IllegalArgumentException("conv2d: stride " + stride + ", padding " + padding);
         int oh = (h + 2 * padding - kh) / stride + 1, ow = (w + 2 * padding - kw) / stride + 1;
-        int ocg = oc / groups, kk = icg * kh * kw, pix = oh * ow;
-        Tensor out = Tensor.zeros(n, oc, oh, ow);
-        float[] o = out.array();
+        if (oh < 1 || ow < 1) throw new IllegalArgumentException("conv2d: kernel " + kh + "x" + kw + " larger than padded input " + h + "x" + w);
+        if (bias != null && bias.numel() != oc) throw new IllegalArgumentException("conv2d: bias " + Arrays.toString(bias.shape()) + " for " + oc + " channels");
         float[] in = x.contiguousF32().array();
-        Tensor w2 = weight.reshape(oc, kk);
-        boolean pointwise = kh == 1 && kw == 1 && stride == 1 && padding == 0;
-        float[] cols = pointwise ? null : new float[kk * pix];
-        for (int b = 0; b < n; b++) {
-            for (int g = 0; g < groups; g++) {
-                Tensor colT;
-                int inBase = (b * c + g * icg) * h * w;
-                if (pointwise) {
-                    colT = Tensor.of(in, n * c * h * w).narrow(0, inBase, kk * pix).reshape(kk, pix);
-                } else {
-                    im2col(in, inBase, icg, h, w, kh, kw, stride, padding, oh, ow, cols);
-                    colT = Tensor.of(cols, kk, pix);
-                }
-                Gemm.gemm(w2.narrow(0, g * ocg, ocg), colT, o, (b * oc + g * ocg) * pix, pix, false);
-            }
+        float[] bv = bias == null ? null : bias.contiguousF32().array();
+        Tensor out = Tensor.zeros(n, oc, oh, ow);
+        if (icg == 1 && oc == c) {
+            depthwise(in, n, c, h, w, weight.reshape(c, kh * kw).contiguousF32().array(), kh, kw, stride, padding, bv, out.array(), oh, ow);
+            return out;
         }
-        if (bias != null) {
-            float[] bv = bias.contiguousF32().array();
-            Parallel.forRange(n * oc, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) {
-                    float v = bv[r % oc];
-                    for (int i = r * pix; i < (r + 1) * pix; i++) o[i] += v;
+        int ocg = oc / groups, depth = icg * kh * kw, pix = oh * ow;
+        Tensor w2 = weight.reshape(oc, depth);
+        float[] o = out.array();
+        if (n == 1 || pix >= BATCHED_PIXELS) {
+            if (bv != null) for (int r = 0; r < n * oc; r++) Arrays.fill(o, r * pix, (r + 1) * pix, bv[r % oc]);
+            for (int g = 0; g < groups; g++) {
+                Im2col cols = new Im2col(in, c, h, w, g * icg, kh, kw, stride, padding);
+                Gemm.Operand weights = Gemm.Operand.rows(w2.narrow(0, g * ocg, ocg));
+                for (int b = 0; b < n; b++) {
+                    int lane0 = b * pix;
+                    Gemm.Operand image = (l0, lanes, d0, d, dst, off, width) -> cols.pack(lane0 + l0, lanes, d0, d, dst, off, width);
+                    Gemm.gemm(ocg, pix, depth, weights, image, o, (b * oc + g * ocg) * pix, pix, bv != null);
                 }
-            });
+            }
+        } else {
+            // Small images: one GEMM over the pixels of all images into [OC, N*pix], then scattered to [N, OC, pix].
+            int lanes = n * pix;
+            float[] tmp = new float[oc * lanes];
+            if (bv != null) for (int ch = 0; ch < oc; ch++) Arrays.fill(tmp, ch * lanes, (ch + 1) * lanes, bv[ch]);
+            for (int g = 0; g < groups; g++)
+                Gemm.gemm(ocg, lanes, depth, Gemm.Operand.rows(w2.narrow(0, g * ocg, ocg)), new Im2col(in, c, h, w, g * icg, kh, kw, stride, padding),
+                        tmp, g * ocg * lanes, lanes, bv != null);
+            for (int b = 0; b < n; b++)
+                for (int ch = 0; ch < oc; ch++) System.arraycopy(tmp, ch * lanes + b * pix, o, (b * oc + ch) * pix, pix);
         }
         return out;
     }
 
-    private static void im2col(float[] in, int base, int c, int h, int w, int kh, int kw, int stride, int pad, int oh, int ow, float[] cols) {
-        Parallel.forRange(c * kh * kw, (r0, r1) -> {
-            for (int row = r0; row < r1; row++) {
-                int ci = row / (kh * kw), ky = row / kw % kh, kx = row % kw;
-                int dst = row * oh * ow;
+    /** One kernel per channel, straight from the input: vectorized along output rows for stride 1. */
+    private static void depthwise(float[] in, int n, int c, int h, int w, float[] wt, int kh, int kw, int stride, int pad,
+                                  float[] bias, float[] o, int oh, int ow) {
+        Parallel.forRange(n * c, (p0, p1) -> {
+            for (int plane = p0; plane < p1; plane++) {
+                int ch = plane % c, src = plane * h * w, dst = plane * oh * ow;
+                Arrays.fill(o, dst, dst + oh * ow, bias == null ? 0f : bias[ch]);
                 for (int oy = 0; oy < oh; oy++) {
-                    int iy = oy * stride - pad + ky;
-                    for (int ox = 0; ox < ow; ox++) {
-                        int ix = ox * stride - pad + kx;
-                        cols[dst++] = iy >= 0 && iy < h && ix >= 0 && ix < w ? in[base + (ci * h + iy) * w + ix] : 0f;
+                    int orow = dst + oy * ow;
+                    for (int ky = 0; ky < kh; ky++) {
+                        int iy = oy * stride - pad + ky;
+                        if (iy < 0 || iy >= h) continue;
+                        int irow = src + iy * w;
+                        for (int kx = 0; kx < kw; kx++) {
+                            float wv = wt[(ch * kh + ky) * kw + kx];
+                            // Output columns whose input column ox*stride - pad + kx lies inside the row.
+                            int lo = Math.max(0, ceilDiv(pad - kx, stride)), hi = Math.min(ow, Math.floorDiv(w - 1 + pad - kx, stride) + 1);
+                            if (stride == 1) axpy(wv, in, irow + lo - pad + kx, o, orow + lo, hi - lo);
+                            else for (int ox = lo; ox < hi; ox++) o[orow + ox] += wv * in[irow + ox * stride - pad + kx];
+                        }
                     }
                 }
             }
         });
     }
+
+    /** y[yo..yo+len) += a * x[xo..xo+len). */
+    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int len) {
+        FloatVector av = FloatVector.broadcast(Gemm.S, a);
+        int i = 0;
+        for (int end = len - Gemm.V; i <= end; i += Gemm.V)
+            FloatVector.fromArray(Gemm.S, x, xo + i).fma(av, FloatVector.fromArray(Gemm.S, y, yo + i)).intoArray(y, yo + i);
+        for (; i < len; i++) y[yo + i] = Math.fma(a, x[xo + i], y[yo + i]);
+    }
+
+    private static int ceilDiv(int a, int b) { return Math.floorDiv(a + b - 1, b); }
 }

@@ -95,18 +95,18 @@ public final class CpuBackend implements Backend {
 
     // ---- element-wise
 
-    @Override public Tensor silu(Tensor x) { return Elementwise.map(x, Elementwise.SILU); }
-    @Override public Tensor gelu(Tensor x) { return Elementwise.map(x, Elementwise.GELU); }
-    @Override public Tensor geluTanh(Tensor x) { return Elementwise.map(x, Elementwise.GELU_TANH); }
-    @Override public Tensor quickGelu(Tensor x) { return Elementwise.map(x, Elementwise.QUICK_GELU); }
-    @Override public Tensor exp(Tensor x) { return Elementwise.map(x, v -> (float) Math.exp(v)); }
-    @Override public Tensor sin(Tensor x) { return Elementwise.map(x, v -> (float) Math.sin(v)); }
-    @Override public Tensor cos(Tensor x) { return Elementwise.map(x, v -> (float) Math.cos(v)); }
-    @Override public Tensor clamp(Tensor x, float lo, float hi) { return Elementwise.map(x, v -> Math.min(Math.max(v, lo), hi)); }
-    @Override public Tensor add(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.ADD); }
-    @Override public Tensor sub(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.SUB); }
-    @Override public Tensor mul(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.MUL); }
-    @Override public Tensor scale(Tensor x, float s) { return Elementwise.map(x, v -> v * s); }
+    @Override public Tensor silu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.SILU, 0f); }
+    @Override public Tensor gelu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.GELU, 0f); }
+    @Override public Tensor geluTanh(Tensor x) { return Elementwise.map(x, Elementwise.Unary.GELU_TANH, 0f); }
+    @Override public Tensor quickGelu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.QUICK_GELU, 0f); }
+    @Override public Tensor exp(Tensor x) { return Elementwise.mapScalar(x, Math::exp); }
+    @Override public Tensor sin(Tensor x) { return Elementwise.mapScalar(x, Math::sin); }
+    @Override public Tensor cos(Tensor x) { return Elementwise.mapScalar(x, Math::cos); }
+    @Override public Tensor clamp(Tensor x, float lo, float hi) { return Elementwise.clamp(x, lo, hi); }
+    @Override public Tensor add(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.Binary.ADD); }
+    @Override public Tensor sub(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.Binary.SUB); }
+    @Override public Tensor mul(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.Binary.MUL); }
+    @Override public Tensor scale(Tensor x, float s) { return Elementwise.map(x, Elementwise.Unary.SCALE, s); }
 
     // ---- layout
 

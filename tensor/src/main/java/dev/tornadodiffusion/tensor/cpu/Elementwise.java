@@ -1,64 +1,135 @@
 package dev.tornadodiffusion.tensor.cpu;
 
 import dev.tornadodiffusion.tensor.Tensor;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
-/** Unary maps and broadcasting binary ops. */
+import static dev.tornadodiffusion.tensor.cpu.Gemm.S;
+import static dev.tornadodiffusion.tensor.cpu.Gemm.V;
+
+/**
+ * Activations and broadcasting binary ops, vectorized. One loop per kind of op with a switch inside
+ * (a lambda per op would be a megamorphic call that boxes every vector). GELU and tanh-GELU are
+ * evaluated in double lanes, like the scalar definitions, so they round once to float.
+ */
 final class Elementwise {
     private Elementwise() {}
 
-    interface Unary { float apply(float v); }
-    interface Binary { float apply(float a, float b); }
+    enum Unary { SILU, GELU, GELU_TANH, QUICK_GELU, SCALE }
 
-    static final Unary SILU = v -> v / (1f + (float) Math.exp(-v));
-    static final Unary GELU = v -> (float) (0.5 * v * (1.0 + Erf.erf(v / Math.sqrt(2.0))));
-    static final Unary GELU_TANH = v -> (float) (0.5 * v * (1.0 + Math.tanh(Math.sqrt(2.0 / Math.PI) * (v + 0.044715 * v * v * v))));
-    static final Unary QUICK_GELU = v -> v / (1f + (float) Math.exp(-1.702f * v));
-    static final Binary ADD = Float::sum;
-    static final Binary SUB = (a, b) -> a - b;
-    static final Binary MUL = (a, b) -> a * b;
+    enum Binary { ADD, SUB, MUL }
 
-    static Tensor map(Tensor x, Unary f) {
+    private static final VectorSpecies<Double> DS = Erf.DS;
+    /** Lanes V/2..V-1: where the second half of a float vector goes back after its double round trip. */
+    private static final VectorMask<Float> UPPER = VectorMask.fromLong(S, ((1L << V) - 1) & ~((1L << (V / 2)) - 1));
+    private static final int GRAIN = 1 << 14;
+
+    static Tensor map(Tensor x, Unary op, float s) {
         float[] src = x.contiguousF32().array();
         Tensor out = Tensor.zeros(x.shape());
         float[] dst = out.array();
-        Parallel.forRange(src.length, 4096, (i0, i1) -> {
-            for (int i = i0; i < i1; i++) dst[i] = f.apply(src[i]);
+        Parallel.forRange(Gemm.ceilDiv(src.length, GRAIN), (c0, c1) -> {
+            int end = Math.min(src.length, c1 * GRAIN), i = c0 * GRAIN;
+            for (; i <= end - V; i += V) apply(op, FloatVector.fromArray(S, src, i), s).intoArray(dst, i);
+            if (i < end) {
+                VectorMask<Float> m = S.indexInRange(i, end);
+                apply(op, FloatVector.fromArray(S, src, i, m), s).intoArray(dst, i, m);
+            }
         });
         return out;
     }
 
-    static Tensor binary(Tensor a, Tensor b, Binary f) {
+    private static FloatVector apply(Unary op, FloatVector v, float s) {
+        return switch (op) {
+            case SILU -> v.div(VectorMath.exp(v.neg()).add(1f));
+            case QUICK_GELU -> v.div(VectorMath.exp(v.mul(-1.702f)).add(1f));
+            case SCALE -> v.mul(s);
+            case GELU, GELU_TANH -> {
+                DoubleVector lo = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 0);
+                DoubleVector hi = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 1);
+                FloatVector a = (FloatVector) gelu(op, lo).convertShape(VectorOperators.D2F, S, 0);
+                FloatVector b = (FloatVector) gelu(op, hi).convertShape(VectorOperators.D2F, S, -1);
+                yield a.blend(b, UPPER);
+            }
+        };
+    }
+
+    /** Rare element-wise maps (TLD's sinusoidal embedding): scalar Math, which HotSpot keeps identical in every execution mode. */
+    static Tensor mapScalar(Tensor x, java.util.function.DoubleUnaryOperator f) {
+        float[] src = x.contiguousF32().array();
+        Tensor out = Tensor.zeros(x.shape());
+        float[] dst = out.array();
+        Parallel.forRange(Gemm.ceilDiv(src.length, GRAIN), (c0, c1) -> {
+            for (int i = c0 * GRAIN, end = Math.min(src.length, c1 * GRAIN); i < end; i++) dst[i] = (float) f.applyAsDouble(src[i]);
+        });
+        return out;
+    }
+
+    static Tensor clamp(Tensor x, float lo, float hi) {
+        float[] src = x.contiguousF32().array();
+        Tensor out = Tensor.zeros(x.shape());
+        float[] dst = out.array();
+        Parallel.forRange(Gemm.ceilDiv(src.length, GRAIN), (c0, c1) -> {
+            for (int i = c0 * GRAIN, end = Math.min(src.length, c1 * GRAIN); i < end; i++) dst[i] = Math.min(Math.max(src[i], lo), hi);
+        });
+        return out;
+    }
+
+    /** 0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2/pi) (x + 0.044715 x^3)) in place of erf. */
+    private static DoubleVector gelu(Unary op, DoubleVector x) {
+        DoubleVector inner = op == Unary.GELU
+                ? Erf.erf(x.mul(Math.sqrt(0.5)))
+                : VectorMath.tanh(x.mul(x).mul(0.044715).mul(x).add(x).mul(Math.sqrt(2 / Math.PI)));
+        return x.mul(0.5).mul(inner.add(1));
+    }
+
+    static Tensor binary(Tensor a, Tensor b, Binary op) {
         int[] shape = Broadcast.shape(a.shape(), b.shape());
         Tensor out = Tensor.zeros(shape);
         float[] dst = out.array();
-        if (a.sameShape(b)) {
-            float[] x = a.contiguousF32().array(), y = b.contiguousF32().array();
-            Parallel.forRange(dst.length, 4096, (i0, i1) -> {
-                for (int i = i0; i < i1; i++) dst[i] = f.apply(x[i], y[i]);
-            });
-            return out;
-        }
-        // General case: walk the output in rows of the last dimension.
+        if (dst.length == 0) return out;
         Tensor ac = a.contiguousF32(), bc = b.contiguousF32();
         float[] x = ac.array(), y = bc.array();
-        long[] sa = Broadcast.strides(ac, shape), sb = Broadcast.strides(bc, shape);
-        int r = shape.length, last = r == 0 ? 1 : shape[r - 1];
-        int rows = dst.length / Math.max(1, last);
-        long la = r == 0 ? 0 : sa[r - 1], lb = r == 0 ? 0 : sb[r - 1];
-        Parallel.forRange(rows, 16, (r0, r1) -> {
+        // Rows over the merged innermost dimensions; each operand steps 1 or 0 (broadcast) along a row.
+        long[][] st = Broadcast.collapse(shape, Broadcast.strides(ac, shape), Broadcast.strides(bc, shape));
+        long[] dims = st[0], sa = st[1], sb = st[2];
+        int r = dims.length, last = (int) dims[r - 1];
+        int rows = dst.length / last;
+        long la = sa[r - 1], lb = sb[r - 1];
+        int grain = Math.max(1, GRAIN / last);
+        Parallel.forRange(rows, grain, (r0, r1) -> {
             for (int row = r0; row < r1; row++) {
                 long ia = 0, ib = 0;
-                int rem = row;
+                long rem = row;
                 for (int d = r - 2; d >= 0; d--) {
-                    int i = rem % shape[d];
-                    rem /= shape[d];
+                    long i = rem % dims[d];
+                    rem /= dims[d];
                     ia += i * sa[d];
                     ib += i * sb[d];
                 }
-                int o = row * last;
-                for (int j = 0; j < last; j++) dst[o + j] = f.apply(x[(int) (ia + j * la)], y[(int) (ib + j * lb)]);
+                row(op, x, (int) ia, (int) la, y, (int) ib, (int) lb, dst, row * last, last);
             }
         });
         return out;
+    }
+
+    /** dst[o..o+n) = x op y, where x and y advance by their step (1, or 0 for a broadcast value) per element. */
+    private static void row(Binary op, float[] x, int xo, int xs, float[] y, int yo, int ys, float[] dst, int o, int n) {
+        int i = 0;
+        if ((xs == 1 || xs == 0) && (ys == 1 || ys == 0)) {
+            FloatVector xb = FloatVector.broadcast(S, x[xo]), yb = FloatVector.broadcast(S, y[yo]);
+            for (; i <= n - V; i += V) {
+                FloatVector u = xs == 1 ? FloatVector.fromArray(S, x, xo + i) : xb;
+                FloatVector w = ys == 1 ? FloatVector.fromArray(S, y, yo + i) : yb;
+                (switch (op) { case ADD -> u.add(w); case SUB -> u.sub(w); case MUL -> u.mul(w); }).intoArray(dst, o + i);
+            }
+        }
+        for (; i < n; i++) {
+            float u = x[xo + i * xs], w = y[yo + i * ys];
+            dst[o + i] = switch (op) { case ADD -> u + w; case SUB -> u - w; case MUL -> u * w; };
+        }
     }
 }

@@ -1,8 +1,44 @@
 package dev.tornadodiffusion.tensor.cpu;
 
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 /** erf(x) to double precision (W. J. Cody's rational approximations, as in most libm). */
 public final class Erf {
     private Erf() {}
+
+    /** The species of the vector form: doubles of the preferred shape. */
+    static final VectorSpecies<Double> DS = DoubleVector.SPECIES_PREFERRED;
+
+    /**
+     * erf of every lane: the same two rational approximations, both evaluated and blended, with
+     * {@code exp(-x^2)} taken directly (exact enough in double for float results). Beyond |x| = 4, where
+     * Cody switches to an asymptotic form, erfc is below 2e-8 and the second form still gives it to
+     * far better than float precision of {@code 1 - erfc}. Lanes of species {@link #DS}.
+     */
+    static DoubleVector erf(DoubleVector x) {
+        DoubleVector t = x.mul(x);
+        DoubleVector top = t.fma(0.1857777061846032, 3.161123743870566).fma(t, c(113.86415415105016))
+                .fma(t, c(377.485237685302)).fma(t, c(3209.3775891384694));
+        DoubleVector bot = t.add(23.601290952344122).fma(t, c(244.02463793444417))
+                .fma(t, c(1282.6165260773723)).fma(t, c(2844.2368334391704));
+        DoubleVector small = x.mul(top).div(bot);
+        DoubleVector a = x.abs();
+        DoubleVector num = a.fma(2.1531153547440383e-8, 0.5641884969886701).fma(a, c(8.883149794388377))
+                .fma(a, c(66.11919063714163)).fma(a, c(298.6351381974001)).fma(a, c(881.952221241769))
+                .fma(a, c(1712.0476126340707)).fma(a, c(2051.0783778260716)).fma(a, c(1230.3393547979972));
+        DoubleVector den = a.add(15.744926110709835).fma(a, c(117.6939508913125)).fma(a, c(537.1811018620099))
+                .fma(a, c(1621.3895745666903)).fma(a, c(3290.799235733460)).fma(a, c(4362.619090143247))
+                .fma(a, c(3439.3676741437216)).fma(a, c(1230.3393548037495));
+        DoubleVector erfc = VectorMath.exp(t.neg()).mul(num).div(den);
+        DoubleVector one = erfc.neg().add(1), large = one.blend(one.neg(), x.compare(VectorOperators.LT, 0));
+        VectorMask<Double> isSmall = a.compare(VectorOperators.LT, 0.5);
+        return large.blend(small, isSmall);
+    }
+
+    private static DoubleVector c(double v) { return DoubleVector.broadcast(DS, v); }
 
     public static double erf(double x) {
         double ax = Math.abs(x);

@@ -1,0 +1,21 @@
+package dev.tornadodiffusion.diffusion.pipelines;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * How to load a pipeline folder.
+ *
+ * @param variant  weight file variant, e.g. "fp16" for {@code *.fp16.safetensors} (null: the plain files)
+ * @param unetFile a UNet-only safetensors file (e.g. SDXL-Lightning's) that replaces the folder's UNet weights
+ * @param loras    LoRA files merged into the UNet / text encoders, each with its scale
+ */
+public record LoadOptions(String variant, Path unetFile, List<Lora> loras) {
+    public record Lora(Path file, float scale) {}
+
+    public static final LoadOptions DEFAULT = new LoadOptions(null, null, List.of());
+
+    public LoadOptions {
+        loras = List.copyOf(loras);
+    }
+}

@@ -1,0 +1,191 @@
+package dev.tornadodiffusion.diffusion.pipelines;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
+import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
+import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.nn.clip.ClipTextConfig;
+import dev.tornadodiffusion.nn.clip.ClipTextModel;
+import dev.tornadodiffusion.nn.clip.ClipTokenizer;
+import dev.tornadodiffusion.nn.unet.UNet2DConditionModel;
+import dev.tornadodiffusion.nn.vae.AutoencoderKL;
+import dev.tornadodiffusion.tensor.Backend;
+import dev.tornadodiffusion.weights.Json;
+import dev.tornadodiffusion.weights.ModelFiles;
+import dev.tornadodiffusion.weights.StateDict;
+import dev.tornadodiffusion.weights.checkpoint.SingleFileCheckpoint;
+import dev.tornadodiffusion.weights.lora.Lora;
+import dev.tornadodiffusion.weights.WeightFormatException;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+
+/** Loading a pipeline folder by its model_index.json, and what the pipelines share: samplers and the parameters text. */
+public final class Pipelines {
+    private Pipelines() {}
+
+    /** Short sampler names accepted by {@code --sampler}, mapped to diffusers scheduler classes. */
+    static final Map<String, String> SAMPLERS = Map.ofEntries(
+            Map.entry("ddim", "DDIMScheduler"), Map.entry("ddpm", "DDPMScheduler"), Map.entry("pndm", "PNDMScheduler"),
+            Map.entry("euler", "EulerDiscreteScheduler"), Map.entry("euler-a", "EulerAncestralDiscreteScheduler"),
+            Map.entry("heun", "HeunDiscreteScheduler"), Map.entry("dpm++2m", "DPMSolverMultistepScheduler"),
+            Map.entry("dpm++2m-karras", "DPMSolverMultistepScheduler"), Map.entry("unipc", "UniPCMultistepScheduler"),
+            Map.entry("lcm", "LCMScheduler"));
+
+    static Pipeline load(Path dir, Backend be, LoadOptions options) throws IOException {
+        Path index = dir.resolve("model_index.json");
+        if (!Files.isRegularFile(index))
+            throw new IllegalArgumentException(dir + " is not a pipeline folder: it has no model_index.json");
+        JsonNode mi = Json.read(index);
+        String cls = mi.path("_class_name").asText("");
+        checkLoraTargets(dir, mi, options);
+        return switch (cls) {
+            case "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline" -> loadSd(dir, mi, be, options);
+            case "StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline" -> loadSdxl(dir, mi, cls, be, options);
+            case "TLDPipeline" -> TLDPipeline.load(dir, mi, be, options);
+            default -> throw new IllegalArgumentException(index + ": pipeline class '" + cls + "' is not supported (supported: StableDiffusionPipeline, "
+                    + "StableDiffusionImg2ImgPipeline, StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline, TLDPipeline)");
+        };
+    }
+
+    private static StableDiffusionPipeline loadSd(Path dir, JsonNode mi, Backend be, LoadOptions o) throws IOException {
+        UNet2DConditionModel unet = loadUnet(component(dir, mi, "unet"), be, o);
+        AutoencoderKL vae = AutoencoderKL.load(component(dir, mi, "vae"), be, o.variant());
+        ClipTokenizer tok = present(mi, "tokenizer") ? ClipTokenizer.load(component(dir, mi, "tokenizer")) : null;
+        ClipTextModel te = present(mi, "text_encoder") ? loadTextEncoder(dir, mi, "text_encoder", be, o) : null;
+        SchedulerConfig sc = SchedulerConfig.read(component(dir, mi, "scheduler").resolve("scheduler_config.json"));
+        return new StableDiffusionPipeline(dir, tok, te, unet, vae, sc, be);
+    }
+
+    /** SDXL base or refiner; the refiner's model_index.json names no text_encoder / tokenizer and sets requires_aesthetics_score. */
+    private static StableDiffusionXLPipeline loadSdxl(Path dir, JsonNode mi, String cls, Backend be, LoadOptions o) throws IOException {
+        UNet2DConditionModel unet = loadUnet(component(dir, mi, "unet"), be, o);
+        AutoencoderKL vae = AutoencoderKL.load(component(dir, mi, "vae"), be, o.variant());
+        ClipTokenizer tok = present(mi, "tokenizer") ? ClipTokenizer.load(component(dir, mi, "tokenizer")) : null;
+        ClipTextModel te = present(mi, "text_encoder") ? loadTextEncoder(dir, mi, "text_encoder", be, o) : null;
+        ClipTokenizer tok2 = present(mi, "tokenizer_2") ? ClipTokenizer.load(component(dir, mi, "tokenizer_2")) : null;
+        ClipTextModel te2 = present(mi, "text_encoder_2") ? loadTextEncoder(dir, mi, "text_encoder_2", be, o) : null;
+        SchedulerConfig sc = SchedulerConfig.read(component(dir, mi, "scheduler").resolve("scheduler_config.json"));
+        return new StableDiffusionXLPipeline(dir, cls, tok, te, tok2, te2, unet, vae, sc,
+                mi.path("force_zeros_for_empty_prompt").asBoolean(true), mi.path("requires_aesthetics_score").asBoolean(false), be);
+    }
+
+    /** A CLIP text encoder, with the projection when model_index.json names CLIPTextModelWithProjection (as diffusers loads it). */
+    static ClipTextModel loadTextEncoder(Path dir, JsonNode mi, String name, Backend be, LoadOptions o) throws IOException {
+        Path folder = component(dir, mi, name);
+        boolean withProjection = mi.get(name).get(1).asText("").equals("CLIPTextModelWithProjection");
+        ClipTextConfig config = ClipTextConfig.from(JsonConfig.read(folder.resolve("config.json")));
+        StateDict weights = withLoras(ModelFiles.open(folder, o.variant()), name, o);
+        try {
+            return ClipTextModel.load(config, weights, be, withProjection);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The folder's UNet, or with {@code --unet FILE} the folder's config over that file's weights: diffusers names, the
+     * original LDM / SGM layout, or the UNet of a whole single-file checkpoint (renamed by SingleFileCheckpoint).
+     */
+    static UNet2DConditionModel loadUnet(Path unetDir, Backend be, LoadOptions o) throws IOException {
+        var config = UNet2DConditionModel.readConfig(unetDir.resolve("config.json"));
+        StateDict files = o.unetFile() == null ? ModelFiles.open(unetDir, o.variant()) : SingleFileCheckpoint.openComponent(o.unetFile(), "unet");
+        StateDict weights = withLoras(files, "unet", o);
+        try {
+            return UNet2DConditionModel.load(config, weights, be);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    /** {@code files} with every LoRA of the options merged into {@code component}; closing the result closes the files. */
+    static StateDict withLoras(StateDict files, String component, LoadOptions o) throws IOException {
+        if (o.loras().isEmpty()) return files;
+        StateDict merged = files;
+        try {
+            for (LoadOptions.Lora l : o.loras()) merged = Lora.load(l.file()).applyTo(merged, component, l.scale());
+        } catch (RuntimeException | IOException e) {
+            files.close();
+            throw e;
+        }
+        return new Merged(merged, files);
+    }
+
+    /** LoRA-merged weights that own the files under them. */
+    private record Merged(StateDict view, StateDict files) implements StateDict {
+        @Override public String source() { return view.source(); }
+        @Override public java.util.Set<String> keys() { return view.keys(); }
+        @Override public dev.tornadodiffusion.tensor.Tensor get(String key) { return view.get(key); }
+        @Override public void close() { files.close(); }
+    }
+
+    /** A LoRA that patches a model the pipeline does not have is an error, not silently dropped. */
+    private static void checkLoraTargets(Path dir, JsonNode mi, LoadOptions o) throws IOException {
+        for (LoadOptions.Lora l : o.loras())
+            for (String c : Lora.load(l.file()).components())
+                if (!present(mi, c))
+                    throw new IllegalArgumentException(l.file() + ": the LoRA patches '" + c + "', which the pipeline in " + dir + " does not have");
+    }
+
+    /** A component named in model_index.json as [library, class] (absent ones are [null, null]). */
+    static boolean present(JsonNode mi, String name) {
+        JsonNode c = mi.get(name);
+        return c != null && c.isArray() && c.size() == 2 && !c.get(0).isNull();
+    }
+
+    static Path component(Path dir, JsonNode mi, String name) {
+        if (!present(mi, name)) throw new WeightFormatException(dir.resolve("model_index.json") + ": the pipeline has no '" + name + "' component");
+        Path p = dir.resolve(name);
+        if (!Files.isDirectory(p)) throw new WeightFormatException(dir + ": model_index.json names '" + name + "' but the folder " + p + " is missing");
+        return p;
+    }
+
+    /**
+     * The folder's scheduler, or the one {@code sampler} names built from the folder's config (as
+     * {@code X.from_config(s.config)}). A name ending in "-trailing" also sets timestep_spacing "trailing", as the
+     * few-step models (SDXL-Lightning, Turbo) are sampled: e.g. "euler-trailing".
+     */
+    static Scheduler scheduler(SchedulerConfig config, String sampler) {
+        if (sampler == null) return Scheduler.fromConfig(config);
+        String key = sampler.toLowerCase(Locale.ROOT);
+        if (key.endsWith("-trailing")) {
+            key = key.substring(0, key.length() - "-trailing".length());
+            sampler = sampler.substring(0, key.length());
+            ObjectNode json = config.json().deepCopy();
+            json.put("timestep_spacing", "trailing");
+            config = SchedulerConfig.of(json, config.source());
+        }
+        String cls = SAMPLERS.getOrDefault(key, sampler);
+        if (key.equals("dpm++2m-karras")) {
+            ObjectNode json = config.json().deepCopy();
+            json.put("use_karras_sigmas", true);
+            config = SchedulerConfig.of(json, config.source());
+        }
+        if (!SAMPLERS.containsValue(cls))
+            throw new IllegalArgumentException("unknown sampler '" + sampler + "' (known: " + String.join(", ", new java.util.TreeSet<>(SAMPLERS.keySet()))
+                    + ", or a scheduler class name; each may end in -trailing)");
+        return Scheduler.fromConfig(cls, config);
+    }
+
+    /** The settings as the "parameters" text other SD tools write (prompt, negative prompt, then key: value pairs). */
+    static String parameters(GenerationRequest r, int steps, float guidance, int width, int height, String sampler, Path model) {
+        StringBuilder sb = new StringBuilder(r.prompt() == null ? "(prompt embeddings)" : r.prompt());
+        if (r.negativePrompt() != null) sb.append("\nNegative prompt: ").append(r.negativePrompt());
+        sb.append(String.format(Locale.ROOT, "\nSteps: %d, Sampler: %s, CFG scale: %s, Seed: %d, Size: %dx%d, Model: %s",
+                steps, r.sampler() == null ? sampler : r.sampler(), guidance, r.seed(), width, height, model.getFileName()));
+        if (r.batch() > 1) sb.append(", Batch size: ").append(r.batch());
+        if (r.initImage() != null && r.denoisingStart() == null) sb.append(", Denoising strength: ").append(r.strength());
+        if (r.denoisingStart() != null) sb.append(", Denoising start: ").append(r.denoisingStart());
+        if (r.denoisingEnd() != null) sb.append(", Denoising end: ").append(r.denoisingEnd());
+        if (r.guidanceRescale() > 0) sb.append(", Guidance rescale: ").append(r.guidanceRescale());
+        if (r.clipSkip() > 0) sb.append(", Clip skip: ").append(r.clipSkip() + 1);
+        sb.append(", Version: tornado-diffusion");
+        return sb.toString();
+    }
+}
