@@ -12,6 +12,7 @@ import java.util.List;
  */
 public final class TornadoBackendProvider implements BackendProvider {
     private static Boolean available;
+    private static TornadoBackend backend;
 
     @Override public String name() { return "tornado"; }
 
@@ -32,14 +33,16 @@ public final class TornadoBackendProvider implements BackendProvider {
         return "TornadoVM is installed but finds no device: check the drivers with 'tornado --devices'";
     }
 
+    /** The one backend of this JVM (the device and its compiled plans are shared by everything that runs on it). */
     @Override
-    public Backend create() {
+    public synchronized Backend create() {
         if (!available()) throw new IllegalStateException("device 'tornado' is not available: " + unavailableReason());
-        return new TornadoBackend();
+        if (backend == null) backend = new TornadoBackend();
+        return backend;
     }
 
     @Override
     public List<String> devices() {
-        return available() ? TornadoDevices.describe() : List.of("not available: " + unavailableReason());
+        return available() ? TornadoDevices.describe() : List.of(unavailableReason());
     }
 }
