@@ -73,6 +73,12 @@ public interface Backend {
     /** Concatenation along {@code dim}; all other dimensions must agree. */
     Tensor concat(int dim, Tensor... xs);
 
+    /**
+     * Rows of {@code table} [V, D] picked by integer {@code ids} (any shape, values in [0, V)) -> [...ids, D]: token
+     * embeddings, pooling at given positions. The ids are data, so a recorded plan serves other ids.
+     */
+    Tensor embedding(Tensor table, Tensor ids);
+
     /** Nearest-neighbour 2x upsampling of the last two dimensions. */
     Tensor upsampleNearest2x(Tensor x);
 

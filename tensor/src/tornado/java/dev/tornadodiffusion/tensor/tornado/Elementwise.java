@@ -3,12 +3,13 @@ package dev.tornadodiffusion.tensor.tornado;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
 
 /**
  * Element-wise kernels: one fused map {@code out = post(bin(a, pre(b))) * scale} over broadcast strided
  * operands (every unary and binary op of the backend and their chains), the strided copy that materialises
- * views (contiguous, concat pieces, nearest upsampling as a copy with zero strides), zero padding and the
- * sinusoidal timestep embedding. The formulas are the CPU backend's (cpu/Elementwise), written so that
+ * views (contiguous, concat pieces, nearest upsampling as a copy with zero strides), row gathers (embeddings),
+ * zero padding and the sinusoidal timestep embedding. The formulas are the CPU backend's (cpu/Elementwise), written so that
  * TornadoVM compiles them: the op codes are scalars, which TornadoVM folds into the kernel, so each task
  * keeps only its own branch.
  */
@@ -131,6 +132,20 @@ final class Elementwise {
                 di += c * g.get(C_DST + d);
             }
             dst.set(di, src.get(si));
+        }
+    }
+
+    // geometry of gather: ids read at IDS_OFF + i * IDS_STRIDE; table row r, column j at TAB_OFF + r * TAB_RS + j * TAB_CS
+    static final int G_N = 0, G_D = 1, IDS_OFF = 2, IDS_STRIDE = 3, TAB_OFF = 4, TAB_RS = 5, TAB_CS = 6, GATHER_GEO = 7;
+
+    /** {@code out[i, j] = table[ids[i], j]}: rows picked by ids (integers held as floats), F32 or raw 16-bit table. */
+    static void gather(KernelContext kc, FloatArray table, ShortArray tableBits, FloatArray tab, FloatArray ids, FloatArray out, IntArray g, int format) {
+        int e = kc.globalIdx, d = g.get(G_D);
+        if (e < g.get(G_N) * d) {
+            int i = e / d, j = e % d;
+            int row = (int) ids.get(g.get(IDS_OFF) + i * g.get(IDS_STRIDE));
+            int idx = g.get(TAB_OFF) + row * g.get(TAB_RS) + j * g.get(TAB_CS);
+            out.set(e, format == Gemm.F32 ? table.get(idx) : Gemm.widen(tableBits.get(idx), tab, format));
         }
     }
 

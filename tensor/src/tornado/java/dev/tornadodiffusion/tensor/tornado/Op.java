@@ -139,6 +139,38 @@ abstract class Op {
         }
     }
 
+    /** Rows of a [V, D] table (any strides, F32 or raw 16-bit) picked by a 1-D view of ids. */
+    static final class Gather extends Op {
+        final Ref table, ids;
+
+        Gather(Ref table, Ref ids) {
+            this.table = table;
+            this.ids = ids;
+        }
+
+        @Override Ref[] operands() { return new Ref[]{table, ids}; }
+
+        @Override String params() { return ""; }
+
+        @Override
+        void emit(Plan.Builder pb) {
+            int n = ids.shape[0], d = table.shape[1];
+            int[] g = new int[Elementwise.GATHER_GEO];
+            g[Elementwise.G_N] = n;
+            g[Elementwise.G_D] = d;
+            g[Elementwise.IDS_OFF] = (int) ids.offset;
+            g[Elementwise.IDS_STRIDE] = (int) ids.strides[0];
+            g[Elementwise.TAB_OFF] = (int) table.offset;
+            g[Elementwise.TAB_RS] = (int) table.strides[0];
+            g[Elementwise.TAB_CS] = (int) table.strides[1];
+            int format = pb.format(table);
+            String t = pb.task();
+            pb.graph().task(t, Elementwise::gather, new KernelContext(), format == Gemm.F32 ? pb.floats(table) : pb.noFloats(),
+                    format == Gemm.F32 ? pb.noShorts() : pb.shorts(table), pb.table(format), pb.floats(ids), pb.out(this), pb.ints(g), format);
+            pb.grid(t, grid1(n * d, pb.launch().elementwise()));
+        }
+    }
+
     /** Zero padding of the last two dimensions of a dense input. */
     static final class Pad extends Op {
         final Ref x;

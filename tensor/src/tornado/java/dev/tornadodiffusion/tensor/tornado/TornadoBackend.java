@@ -421,6 +421,19 @@ public final class TornadoBackend implements Backend {
     }
 
     @Override
+    public Tensor embedding(Tensor table, Tensor ids) {
+        check(table.rank() == 2, "embedding table must be [V, D], got " + table);
+        int n = (int) ids.numel();
+        Ref r = Ref.of(ids, false);
+        long[][] c = Views.coalesce(r.shape, r.strides);
+        if (c[0].length != 1) r = gathered(ids);
+        long stride = n == 1 ? 0 : (c[0].length == 1 ? c[1][0] : 1);
+        int[] shape = Arrays.copyOf(ids.shape(), ids.rank() + 1);
+        shape[ids.rank()] = table.dim(1);
+        return emit(new Op.Gather(Ref.of(table, true), r.view(0, new int[]{n}, new long[]{stride})), shape);
+    }
+
+    @Override
     public Tensor upsampleNearest2x(Tensor x) {
         int[] s = x.shape();
         int r = s.length, h = s[r - 2], w = s[r - 1];

@@ -144,6 +144,14 @@ class TornadoKernelsTest {
     }
 
     @Test
+    void embeddingGathersRowsOfF16AndF32Tables() {
+        Tensor ids = Tensor.ofLongs(new long[]{5, 0, 7, 5, 2, 9}, 2, 3);
+        Tensor table = randn(10, 13);
+        close(cpu.embedding(table.to(DType.F16), ids), tornado.embedding(table.to(DType.F16), ids), 0);
+        close(cpu.embedding(table.transpose(0, 1).narrow(0, 0, 10), ids.narrow(1, 1, 2)), tornado.embedding(table.transpose(0, 1).narrow(0, 0, 10), ids.narrow(1, 1, 2)), 0);
+    }
+
+    @Test
     void timestepEmbeddingOfIntegerAndFractionalTimesteps() {
         Tensor t = Tensor.ofLongs(new long[]{999, 1, 500}, 3);
         close(cpu.timestepEmbedding(t, 32, true, 0, 1, 10000), tornado.timestepEmbedding(t, 32, true, 0, 1, 10000), 1e-6);
