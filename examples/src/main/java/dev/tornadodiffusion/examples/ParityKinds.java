@@ -1,6 +1,5 @@
 package dev.tornadodiffusion.examples;
 
-import dev.tornadodiffusion.diffusion.ParityCheck;
 import dev.tornadodiffusion.diffusion.TorchRngParity;
 import dev.tornadodiffusion.diffusion.pipelines.PipelineParity;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerParity;
@@ -9,10 +8,7 @@ import dev.tornadodiffusion.nn.clip.ClipTokenizerParity;
 import dev.tornadodiffusion.nn.tld.TldParity;
 import dev.tornadodiffusion.nn.unet.UNetParity;
 import dev.tornadodiffusion.nn.vae.VaeParity;
-import dev.tornadodiffusion.tensor.Compare;
-import dev.tornadodiffusion.weights.Safetensors;
 
-import java.util.List;
 import java.util.Map;
 
 /** Which code runs each kind of reference case (see ParityCommand.kindOf). */
@@ -26,21 +22,9 @@ final class ParityKinds {
             Map.entry("clip-text", ClipTextParity::run),
             Map.entry("clip-tokenizer", ClipTokenizerParity::run),
             Map.entry("tld-denoiser", TldParity::run),
-            Map.entry("scheduler", (dir, be) -> {
-                try (Safetensors t = Safetensors.open(dir.resolve("trajectory.safetensors"))) {
-                    return checks(SchedulerParity.run(dir, t));
-                }
-            }),
-            Map.entry("torch-rng", (dir, be) -> {
-                try (Safetensors t = Safetensors.open(dir.resolve("outputs.safetensors"))) {
-                    return checks(TorchRngParity.run(t));
-                }
-            })
+            Map.entry("scheduler", SchedulerParity::run),
+            Map.entry("torch-rng", TorchRngParity::run)
     );
 
     static ParityCommand.Kind get(String kind) { return KINDS.get(kind); }
-
-    private static List<Compare.Check> checks(List<ParityCheck> checks) {
-        return checks.stream().map(c -> new Compare.Check(c.name(), c.maxAbsErr(), c.maxRelErr(), c.tolerance(), c.pass(), null)).toList();
-    }
 }
