@@ -188,7 +188,7 @@ class ClipTokenizerTest {
         Files.writeString(dir.resolve("tokenizer_config.json"), "{\"model_max_length\": 1}");
         assertError(dir, "tokenizer_config.json: model_max_length 1");
         Files.writeString(dir.resolve("tokenizer_config.json"), "{not json");
-        assertError(dir, "tokenizer_config.json: not valid JSON");
+        assertError(dir, "tokenizer_config.json: bad JSON");
         Files.delete(dir.resolve("tokenizer_config.json"));
 
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": \"one\"}");
