@@ -2,6 +2,7 @@ package dev.tornadodiffusion.nn.clip;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tornadodiffusion.nn.Fixtures;
 import dev.tornadodiffusion.weights.WeightFormatException;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ClipTokenizerTest {
-    static final Path FIXTURE = Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures"), "clip-tokenizer");
+    static final Path FIXTURE = Fixtures.path("clip-tokenizer");
 
     static ClipTokenizer clip;
     static JsonNode prompts;
