@@ -8,6 +8,7 @@ import dev.tornadodiffusion.nn.clip.ClipTokenizerParity;
 import dev.tornadodiffusion.nn.tld.TldParity;
 import dev.tornadodiffusion.nn.unet.UNetParity;
 import dev.tornadodiffusion.nn.vae.VaeParity;
+import dev.tornadodiffusion.weights.torch.PickleHostileParity;
 
 import java.util.Map;
 
@@ -23,7 +24,8 @@ final class ParityKinds {
             Map.entry("clip-tokenizer", ClipTokenizerParity::run),
             Map.entry("tld-denoiser", TldParity::run),
             Map.entry("scheduler", SchedulerParity::run),
-            Map.entry("torch-rng", TorchRngParity::run)
+            Map.entry("torch-rng", TorchRngParity::run),
+            Map.entry("pickle-hostile", PickleHostileParity::run)
     );
 
     static ParityCommand.Kind get(String kind) { return KINDS.get(kind); }

@@ -15,11 +15,11 @@ class JsonTest {
 
     @Test
     void readsFixtureConfigs() throws IOException {
-        JsonNode c = Json.read(SafetensorsTest.FIXTURES.resolve("unet-sd/config.json"));
+        JsonNode c = Json.read(Fixtures.path("unet-sd/config.json"));
         assertEquals("UNet2DConditionModel", c.get("_class_name").asText());
         assertEquals(4, c.get("in_channels").intValue());
         assertEquals(3, c.get("block_out_channels").size());
-        JsonNode index = Json.read(SafetensorsTest.FIXTURES.resolve("pipeline-sd/model_index.json"));
+        JsonNode index = Json.read(Fixtures.path("pipeline-sd/model_index.json"));
         assertEquals("UNet2DConditionModel", index.get("unet").get(1).asText());
     }
 
