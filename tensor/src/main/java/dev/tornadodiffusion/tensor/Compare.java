@@ -5,8 +5,8 @@ import java.util.Arrays;
 /**
  * Element-wise comparison of a result with a reference, as the parity tests and {@code diffuse parity} report it:
  * the largest absolute error, the largest error relative to the reference's scale (max|a-b| / max|b|),
- * the tolerance rule and whether it holds. Values are read exactly ({@link Tensor#toDoubleArray()}: F64 and
- * 64-bit integers keep every bit). NaN matches only NaN and an infinity only the same infinity.
+ * the tolerance rule and whether it holds. Values are read exactly: floats as doubles ({@link Tensor#toDoubleArray()},
+ * F64 included), integers as longs. NaN matches only NaN and an infinity only the same infinity.
  */
 public final class Compare {
     private Compare() {}
@@ -45,11 +45,13 @@ public final class Compare {
         if (!Arrays.equals(actual.shape(), expected.shape()))
             return new Check(name, Double.NaN, Double.NaN, rule, false, "shape " + Arrays.toString(actual.shape()) + " vs expected " + Arrays.toString(expected.shape()));
         double[] a = actual.toDoubleArray(), b = expected.toDoubleArray();
+        boolean integers = !actual.dtype().floating && !expected.dtype().floating;   // differences of longs: exact beyond 2^53 too
+        long[] la = integers ? actual.toLongArray() : null, lb = integers ? expected.toLongArray() : null;
         double maxAbs = 0, maxRef = 0;
         boolean pass = true;
         for (int i = 0; i < a.length; i++) {
             double x = a[i], y = b[i];
-            double d = x == y || Double.isNaN(x) && Double.isNaN(y) ? 0 : Math.abs(x - y);
+            double d = integers ? Math.abs((double) (la[i] - lb[i])) : x == y || Double.isNaN(x) && Double.isNaN(y) ? 0 : Math.abs(x - y);
             if (!Double.isFinite(d)) d = Double.POSITIVE_INFINITY;   // NaN against a number, or a wrong infinity
             maxAbs = Math.max(maxAbs, d);
             if (Double.isFinite(y)) maxRef = Math.max(maxRef, Math.abs(y));
