@@ -61,9 +61,6 @@ public class JsonConfig {
 
     public int getInt(String key, int fallback) { return has(key) ? getInt(key) : fallback; }
 
-    /** An integer or null (JSON null and absent both give null). */
-    public Integer getIntOrNull(String key) { return has(key) ? getInt(key) : null; }
-
     public long getLong(String key, long fallback) {
         if (!has(key)) return fallback;
         JsonNode n = root.get(key);
