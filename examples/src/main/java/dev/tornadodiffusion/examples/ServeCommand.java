@@ -11,6 +11,7 @@ import dev.tornadodiffusion.diffusion.pipelines.LoadOptions;
 import dev.tornadodiffusion.diffusion.pipelines.Pipeline;
 import dev.tornadodiffusion.diffusion.pipelines.Progress;
 import dev.tornadodiffusion.tensor.Backends;
+import dev.tornadodiffusion.weights.Json;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -84,13 +85,7 @@ final class ServeCommand implements Command {
     static GenerationRequest parse(InputStream body) throws IOException {
         byte[] bytes = body.readNBytes(MAX_BODY + 1);
         if (bytes.length > MAX_BODY) throw new IllegalArgumentException("request body over " + MAX_BODY + " bytes");
-        JsonNode j;
-        try {
-            j = new ObjectMapper().readTree(bytes);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("body is not valid JSON");
-        }
-        if (j == null || !j.isObject()) throw new IllegalArgumentException("body must be a JSON object");
+        JsonNode j = Json.parse(new String(bytes, StandardCharsets.UTF_8), "request body");
         for (Iterator<String> it = j.fieldNames(); it.hasNext(); ) {
             String f = it.next();
             if (!FIELDS.contains(f)) throw new IllegalArgumentException("unknown field '" + f + "' (known: " + String.join(", ", FIELDS) + ")");
