@@ -66,8 +66,8 @@ final class GenerateCommand implements Command {
         LoadOptions options = new LoadOptions(a.get("variant", null), a.has("unet") ? Path.of(a.get("unet", null)) : null, loras);
 
         var backend = Backends.get(a.get("device", "cpu"));
-        boolean bundled = model.toAbsolutePath().normalize().equals(DEFAULT_MODEL.toAbsolutePath().normalize());
-        if (bundled) System.err.println("generate: using the bundled tiny model with RANDOM weights (models/tiny-sd): it makes abstract patterns, not pictures of the prompt; pass --model DIR for a real model");
+        if (randomWeights(model))
+            System.err.println("generate: " + model + " has RANDOM weights (the bundled tiny model): it makes abstract patterns, not pictures of the prompt; pass --model DIR for a real model");
         long t0 = System.nanoTime();
         GenerationResult result;
         try (Pipeline pipeline = Pipeline.load(model, backend, options)) {
@@ -91,6 +91,12 @@ final class GenerateCommand implements Command {
         }
         System.err.printf("generate: done in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         return 0;
+    }
+
+    /** Folders made for testing and demos mark themselves with "_random_weights" in model_index.json. */
+    static boolean randomWeights(Path model) throws java.io.IOException {
+        Path index = model.resolve("model_index.json");
+        return Files.isRegularFile(index) && dev.tornadodiffusion.weights.Json.read(index).path("_random_weights").asBoolean(false);
     }
 
     static LoadOptions.Lora parseLora(String spec) {

@@ -1,10 +1,10 @@
 package dev.tornadodiffusion.examples;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Backends;
 import dev.tornadodiffusion.tensor.Compare.Check;
+import dev.tornadodiffusion.weights.Json;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -44,7 +44,7 @@ final class ParityCommand implements Command {
         if (cases.isEmpty()) throw new IllegalArgumentException("no reference cases (folders with meta.json) under " + String.join(", ", args.positional()));
         int passed = 0, failed = 0, unsupported = 0;
         for (Path c : cases) {
-            JsonNode meta = readMeta(c);
+            JsonNode meta = Json.read(c.resolve("meta.json"));
             String name = meta.path("case").asText(c.getFileName().toString());
             String kind = kindOf(meta);
             Kind k = ParityKinds.get(kind);
@@ -79,15 +79,6 @@ final class ParityCommand implements Command {
         if (Files.isRegularFile(dir.resolve("meta.json"))) { out.add(dir); return; }
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.sorted().toList()) if (Files.isDirectory(p)) collect(p, out);
-        }
-    }
-
-    private static JsonNode readMeta(Path caseDir) {
-        Path f = caseDir.resolve("meta.json");
-        try {
-            return new ObjectMapper().readTree(f.toFile());
-        } catch (IOException e) {
-            throw new IllegalArgumentException(f + ": not valid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")");
         }
     }
 

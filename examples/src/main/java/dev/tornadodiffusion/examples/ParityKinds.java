@@ -1,6 +1,5 @@
 package dev.tornadodiffusion.examples;
 
-import dev.tornadodiffusion.diffusion.ParityCheck;
 import dev.tornadodiffusion.diffusion.TorchRngParity;
 import dev.tornadodiffusion.diffusion.pipelines.PipelineParity;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerParity;
@@ -12,10 +11,8 @@ import dev.tornadodiffusion.nn.formats.TorchFileParity;
 import dev.tornadodiffusion.nn.tld.TldParity;
 import dev.tornadodiffusion.nn.unet.UNetParity;
 import dev.tornadodiffusion.nn.vae.VaeParity;
-import dev.tornadodiffusion.tensor.Compare;
-import dev.tornadodiffusion.weights.Safetensors;
+import dev.tornadodiffusion.weights.torch.PickleHostileParity;
 
-import java.util.List;
 import java.util.Map;
 
 /** Which code runs each kind of reference case (see ParityCommand.kindOf). */
@@ -32,21 +29,10 @@ final class ParityKinds {
             Map.entry("ckpt", CheckpointParity::run),
             Map.entry("pth", TorchFileParity::run),
             Map.entry("lora", LoraParity::run),
-            Map.entry("scheduler", (dir, be) -> {
-                try (Safetensors t = Safetensors.open(dir.resolve("trajectory.safetensors"))) {
-                    return checks(SchedulerParity.run(dir, t));
-                }
-            }),
-            Map.entry("torch-rng", (dir, be) -> {
-                try (Safetensors t = Safetensors.open(dir.resolve("outputs.safetensors"))) {
-                    return checks(TorchRngParity.run(t));
-                }
-            })
+            Map.entry("scheduler", SchedulerParity::run),
+            Map.entry("torch-rng", TorchRngParity::run),
+            Map.entry("pickle-hostile", PickleHostileParity::run)
     );
 
     static ParityCommand.Kind get(String kind) { return KINDS.get(kind); }
-
-    private static List<Compare.Check> checks(List<ParityCheck> checks) {
-        return checks.stream().map(c -> new Compare.Check(c.name(), c.maxAbsErr(), c.maxRelErr(), c.tolerance(), c.pass(), null)).toList();
-    }
 }

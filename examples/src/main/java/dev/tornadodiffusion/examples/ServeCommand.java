@@ -11,6 +11,7 @@ import dev.tornadodiffusion.diffusion.pipelines.LoadOptions;
 import dev.tornadodiffusion.diffusion.pipelines.Pipeline;
 import dev.tornadodiffusion.diffusion.pipelines.Progress;
 import dev.tornadodiffusion.tensor.Backends;
+import dev.tornadodiffusion.weights.Json;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -44,7 +45,9 @@ final class ServeCommand implements Command {
         int port = a.getInt("port", 8080), queue = a.getInt("queue", 8);
         if (port < 0 || port > 65535) throw new UsageException("--port must be 0..65535");
         if (queue < 1) throw new UsageException("--queue must be >= 1");
-        Pipeline pipeline = Pipeline.load(Path.of(a.get("model", GenerateCommand.DEFAULT_MODEL.toString())), Backends.get(a.get("device", "cpu")), LoadOptions.DEFAULT);
+        Path model = Path.of(a.get("model", GenerateCommand.DEFAULT_MODEL.toString()));
+        if (GenerateCommand.randomWeights(model)) System.err.println("serve: " + model + " has RANDOM weights: its images are abstract patterns; pass --model DIR for a real model");
+        Pipeline pipeline = Pipeline.load(model, Backends.get(a.get("device", "cpu")), LoadOptions.DEFAULT);
         HttpServer server = start(pipeline, a.get("host", "127.0.0.1"), port, queue);
         System.err.printf("serve: %s on http://%s:%d/generate (queue %d)%n", pipeline.description(), a.get("host", "127.0.0.1"), server.getAddress().getPort(), queue);
         new CountDownLatch(1).await();
@@ -84,13 +87,7 @@ final class ServeCommand implements Command {
     static GenerationRequest parse(InputStream body) throws IOException {
         byte[] bytes = body.readNBytes(MAX_BODY + 1);
         if (bytes.length > MAX_BODY) throw new IllegalArgumentException("request body over " + MAX_BODY + " bytes");
-        JsonNode j;
-        try {
-            j = new ObjectMapper().readTree(bytes);
-        } catch (IOException e) {
-            throw new IllegalArgumentException("body is not valid JSON");
-        }
-        if (j == null || !j.isObject()) throw new IllegalArgumentException("body must be a JSON object");
+        JsonNode j = Json.parse(new String(bytes, StandardCharsets.UTF_8), "request body");
         for (Iterator<String> it = j.fieldNames(); it.hasNext(); ) {
             String f = it.next();
             if (!FIELDS.contains(f)) throw new IllegalArgumentException("unknown field '" + f + "' (known: " + String.join(", ", FIELDS) + ")");

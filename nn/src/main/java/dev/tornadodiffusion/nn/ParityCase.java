@@ -18,14 +18,14 @@ import java.util.Set;
 
 /**
  * One reference case folder (see the fixtures' README): {@code meta.json}, {@code inputs.safetensors},
- * {@code outputs.safetensors} next to the model files. The component parity runners read it, compare every output
- * they produce with {@link #absolute} / {@link #relative}, and {@link #checks()} adds a failing check for any
- * reference output that was not compared.
+ * {@code outputs.safetensors} next to the model files. The parity runners read it, compare every output they
+ * produce with {@link #exact} / {@link #absolute} / {@link #relative} / {@link #mixed}, and {@link #checks()} adds a
+ * failing check for any reference output that was not compared.
  */
 public final class ParityCase implements AutoCloseable {
     public final Path dir;
     public final JsonNode meta;
-    private final StateDict inputs, outputs;
+    private final StateDict inputs, outputs;   // inputs is null for a case without inputs
     private final List<Check> checks = new ArrayList<>();
     private final Set<String> compared = new HashSet<>();
 
@@ -47,9 +47,18 @@ public final class ParityCase implements AutoCloseable {
         }
     }
 
-    public Tensor input(String name) { return inputs.get(name); }
+    /** A case without inputs whose reference tensors are all in {@code outputsFile} (scheduler trajectories, generator draws). */
+    public static ParityCase outputsOnly(Path dir, String outputsFile) throws IOException {
+        JsonNode meta = Json.read(dir.resolve("meta.json"));
+        return new ParityCase(dir, meta, null, Safetensors.open(dir.resolve(outputsFile)));
+    }
 
-    public Set<String> inputNames() { return inputs.keys(); }
+    public Tensor input(String name) {
+        if (inputs == null) throw new WeightFormatException(dir + ": the case has no inputs (looking for '" + name + "')");
+        return inputs.get(name);
+    }
+
+    public Set<String> inputNames() { return inputs == null ? Set.of() : inputs.keys(); }
 
     public Tensor expected(String name) { return outputs.get(name); }
 
@@ -63,21 +72,40 @@ public final class ParityCase implements AutoCloseable {
         return n.doubleValue();
     }
 
+    /** An integer from meta.json at the given path of field names, e.g. {@code integer("seeds", "x_init")}. */
+    public long integer(String... path) {
+        JsonNode n = meta;
+        for (String p : path) n = n.path(p);
+        if (!n.isIntegralNumber() || !n.canConvertToLong()) throw new WeightFormatException(dir.resolve("meta.json") + ": no integer at '" + String.join(".", path) + "'");
+        return n.longValue();
+    }
+
+    /** Compares {@code actual} with the reference output {@code name}: every element equal. */
+    public void exact(String name, Tensor actual) {
+        add(Compare.exact(name, actual, expected(name)));
+    }
+
     /** Compares {@code actual} with the reference output {@code name}: every |a - b| <= tol. */
     public void absolute(String name, Tensor actual, double tol) {
-        add(name, Compare.absolute(name, actual, expected(name), tol));
+        add(Compare.absolute(name, actual, expected(name), tol));
     }
 
     /** Compares {@code actual} with the reference output {@code name}: every |a - b| <= rel * (1 + |b|). */
     public void relative(String name, Tensor actual, double rel) {
-        add(name, Compare.relative(name, actual, expected(name), rel));
+        add(Compare.relative(name, actual, expected(name), rel));
+    }
+
+    /** Compares {@code actual} with the reference output {@code name}: every |a - b| <= atol + rtol * |b|. */
+    public void mixed(String name, Tensor actual, double atol, double rtol) {
+        add(Compare.mixed(name, actual, expected(name), atol, rtol));
     }
 
     /** Declares a reference output that is an input of another computation (e.g. saved noise), not something to reproduce. */
     public void given(String name) { compared.add(name); }
 
-    private void add(String name, Check c) {
-        compared.add(name);
+    /** Records a check the caller made of the reference output {@code c.name()}. */
+    public void add(Check c) {
+        compared.add(c.name());
         checks.add(c);
     }
 
@@ -91,7 +119,7 @@ public final class ParityCase implements AutoCloseable {
 
     @Override
     public void close() {
-        inputs.close();
+        if (inputs != null) inputs.close();
         outputs.close();
     }
 }

@@ -339,6 +339,14 @@ public final class Tensor {
         return (isDenseHeapF32() ? this : to(DType.F32)).array().clone();
     }
 
+    /** All elements as doubles in row-major order, exactly: F64 values and integers beyond float precision included. */
+    public double[] toDoubleArray() {
+        double[] out = new double[Math.toIntExact(numel())];
+        for (int i = 0; i < out.length; i++)
+            out[i] = dtype == DType.F64 ? data.get(DType.F64_LE, indexOfFlat(i) * Double.BYTES) : dtype.floating ? getFlat(i) : getLongFlat(i);
+        return out;
+    }
+
     public long[] toLongArray() {
         long[] out = new long[Math.toIntExact(numel())];
         for (int i = 0; i < out.length; i++) out[i] = getLongFlat(i);

@@ -18,7 +18,7 @@ class ModelFilesTest {
 
     @Test
     void findsTheDiffusersWeightsOfAFixtureComponent() throws IOException {
-        Path unet = SafetensorsTest.FIXTURES.resolve("pipeline-sd/unet");
+        Path unet = Fixtures.path("pipeline-sd/unet");
         assertEquals(unet.resolve("diffusion_pytorch_model.safetensors"), ModelFiles.find(unet, null));
         try (StateDict sd = ModelFiles.open(unet)) {
             assertTrue(sd.contains("conv_in.weight"));

@@ -17,7 +17,6 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.*;
 
 class SafetensorsTest {
-    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures"));
 
     @TempDir Path dir;
 
@@ -90,7 +89,7 @@ class SafetensorsTest {
 
     @Test
     void tensorsAreReadOnlyViewsOfTheMappedFileUntilClose() throws IOException {
-        Safetensors st = Safetensors.open(FIXTURES.resolve("unet-sd/diffusion_pytorch_model.safetensors"));
+        Safetensors st = Safetensors.open(Fixtures.path("unet-sd/diffusion_pytorch_model.safetensors"));
         Tensor w = st.get("conv_in.weight");
         assertTrue(w.segment().isMapped());
         assertTrue(w.segment().isReadOnly());
@@ -104,7 +103,7 @@ class SafetensorsTest {
 
     @Test
     void readsTheUNetFixture() throws IOException {
-        Path f = FIXTURES.resolve("unet-sd/diffusion_pytorch_model.safetensors");
+        Path f = Fixtures.path("unet-sd/diffusion_pytorch_model.safetensors");
         try (Safetensors st = Safetensors.open(f)) {
             assertEquals(f.toString(), st.source());
             assertEquals(Map.of("format", "pt"), st.metadata());

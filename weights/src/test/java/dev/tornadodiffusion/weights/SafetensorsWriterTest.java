@@ -66,7 +66,7 @@ class SafetensorsWriterTest {
     @Test
     void rewritesEveryFixtureFileByteForByte() throws IOException {
         List<Path> files;
-        try (Stream<Path> s = Files.walk(SafetensorsTest.FIXTURES)) {
+        try (Stream<Path> s = Files.walk(Fixtures.path(""))) {
             files = s.filter(p -> p.toString().endsWith(".safetensors")).sorted().toList();
         }
         assertTrue(files.size() > 50, "fixtures found: " + files.size());

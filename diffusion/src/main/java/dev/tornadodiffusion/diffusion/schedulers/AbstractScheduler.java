@@ -33,7 +33,7 @@ abstract class AbstractScheduler implements Scheduler {
                       boolean rescaleSupported) {
         this.config = config;
         this.numTrainTimesteps = config.getInt("num_train_timesteps", 1000);
-        if (numTrainTimesteps < 2) throw new IllegalArgumentException(config.source() + ": \"num_train_timesteps\" must be at least 2");
+        if (numTrainTimesteps < 2) throw config.invalid("num_train_timesteps", "must be at least 2");
         float[] b = BetaSchedule.betas(config, numTrainTimesteps, defaultBetaSchedule, defaultBetaStart, defaultBetaEnd);
         this.rescaleBetasZeroSnr = rescaleSupported && config.getBoolean("rescale_betas_zero_snr", false);
         this.betas = rescaleBetasZeroSnr ? BetaSchedule.rescaleZeroTerminalSnr(b) : b;

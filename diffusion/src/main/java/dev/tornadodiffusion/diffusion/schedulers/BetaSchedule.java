@@ -10,11 +10,10 @@ final class BetaSchedule {
 
     /** Reads {@code trained_betas} / {@code beta_schedule} / {@code beta_start} / {@code beta_end} with the class defaults. */
     static float[] betas(SchedulerConfig config, int numTrainTimesteps, String defaultSchedule, double defaultStart, double defaultEnd) {
-        float[] trained = config.getFloatArray("trained_betas");
+        float[] trained = config.getFloatArray("trained_betas", null);
         if (trained != null) {
             if (trained.length != numTrainTimesteps)
-                throw new IllegalArgumentException(config.source() + ": \"trained_betas\" has " + trained.length
-                        + " values but num_train_timesteps is " + numTrainTimesteps);
+                throw config.invalid("trained_betas", "has " + trained.length + " values but num_train_timesteps is " + numTrainTimesteps);
             return trained;
         }
         String schedule = config.getChoice("beta_schedule", defaultSchedule, "linear", "scaled_linear", "squaredcos_cap_v2");

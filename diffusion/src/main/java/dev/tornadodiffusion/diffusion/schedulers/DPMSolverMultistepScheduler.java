@@ -31,10 +31,9 @@ public final class DPMSolverMultistepScheduler extends MultistepScheduler {
         this.lambdaMinClipped = config.getDouble("lambda_min_clipped", Double.NEGATIVE_INFINITY);
         this.learnedVariance = config.getChoice("variance_type", null, "learned", "learned_range") != null;
         if (!algorithmType.endsWith("dpmsolver++") && finalSigmasType.equals("zero"))
-            throw new IllegalArgumentException(config.source() + ": \"final_sigmas_type\" zero is not supported for algorithm_type "
-                    + algorithmType + "; use sigma_min");
+            throw config.invalid("final_sigmas_type", "zero is not supported for algorithm_type " + algorithmType + "; use sigma_min");
         if (algorithmType.startsWith("sde") && solverOrder > 2)
-            throw new IllegalArgumentException(config.source() + ": algorithm_type " + algorithmType + " supports solver_order 1 or 2");
+            throw config.invalid("solver_order", "must be 1 or 2 for algorithm_type " + algorithmType);
         if (rescaleBetasZeroSnr) alphasCumprod[alphasCumprod.length - 1] = 0x1p-24f;
     }
 

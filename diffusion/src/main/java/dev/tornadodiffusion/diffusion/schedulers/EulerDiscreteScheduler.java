@@ -21,8 +21,8 @@ public final class EulerDiscreteScheduler extends SigmaScheduler {
         this.predictionType = predictionType("epsilon", "v_prediction", "sample", "original_sample");
         this.interpolationType = config.getChoice("interpolation_type", "linear", "linear", "log_linear");
         this.useKarrasSigmas = config.getBoolean("use_karras_sigmas", false);
-        this.sigmaMin = config.getOptionalDouble("sigma_min");
-        this.sigmaMax = config.getOptionalDouble("sigma_max");
+        this.sigmaMin = config.getDouble("sigma_min", Double.NaN);
+        this.sigmaMax = config.getDouble("sigma_max", Double.NaN);
         this.continuousTimesteps = config.getChoice("timestep_type", "discrete", "discrete", "continuous").equals("continuous")
                 && predictionType.equals("v_prediction");
         if (rescaleBetasZeroSnr) alphasCumprod[alphasCumprod.length - 1] = 0x1p-24f;

@@ -34,7 +34,7 @@ public final class LCMScheduler extends AbstractScheduler {
         this.timestepScaling = (float) config.getDouble("timestep_scaling", 10.0);
         this.finalAlphaCumprod = config.getBoolean("set_alpha_to_one", true) ? 1f : alphasCumprod[0];
         if (originalInferenceSteps < 1 || originalInferenceSteps > numTrainTimesteps)
-            throw new IllegalArgumentException(config.source() + ": \"original_inference_steps\" must be in [1, " + numTrainTimesteps + "], got " + originalInferenceSteps);
+            throw config.invalid("original_inference_steps", "must be in [1, " + numTrainTimesteps + "], got " + originalInferenceSteps);
     }
 
     @Override

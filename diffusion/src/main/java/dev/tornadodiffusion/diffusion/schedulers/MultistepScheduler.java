@@ -28,7 +28,7 @@ abstract class MultistepScheduler extends AbstractScheduler {
     MultistepScheduler(SchedulerConfig config, boolean rescaleSupported) {
         super(config, "linear", 0.0001, 0.02, rescaleSupported);
         this.solverOrder = config.getInt("solver_order", 2);
-        if (solverOrder < 1) throw new IllegalArgumentException(config.source() + ": \"solver_order\" must be at least 1");
+        if (solverOrder < 1) throw config.invalid("solver_order", "must be at least 1");
         this.predictionType = predictionType("epsilon", "sample", "v_prediction");
         this.thresholding = config.getBoolean("thresholding", false);
         this.dynamicThresholdingRatio = config.getDouble("dynamic_thresholding_ratio", 0.995);

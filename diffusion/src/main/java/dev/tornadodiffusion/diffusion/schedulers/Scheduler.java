@@ -34,7 +34,7 @@ public interface Scheduler {
     /** The scheduler named by the config's {@code _class_name}. */
     static Scheduler fromConfig(SchedulerConfig config) {
         String name = config.className();
-        if (name == null) throw new IllegalArgumentException(config.source() + ": no \"_class_name\" naming the scheduler");
+        if (name == null) throw config.invalid("_class_name", "is missing (it names the scheduler class)");
         return fromConfig(name, config);
     }
 

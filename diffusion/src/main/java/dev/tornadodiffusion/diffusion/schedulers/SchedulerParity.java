@@ -1,19 +1,16 @@
 package dev.tornadodiffusion.diffusion.schedulers;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tornadodiffusion.diffusion.NoiseSource;
-import dev.tornadodiffusion.diffusion.ParityCheck;
 import dev.tornadodiffusion.diffusion.TorchGenerator;
+import dev.tornadodiffusion.nn.ParityCase;
+import dev.tornadodiffusion.tensor.Backend;
+import dev.tornadodiffusion.tensor.Compare;
+import dev.tornadodiffusion.tensor.Compare.Check;
 import dev.tornadodiffusion.tensor.Tensor;
-import dev.tornadodiffusion.weights.StateDict;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -38,62 +35,64 @@ public final class SchedulerParity {
 
     private SchedulerParity() {}
 
-    /** Runs the case in {@code caseDir} against its trajectory tensors (read from {@code trajectory.safetensors}). */
-    public static List<ParityCheck> run(Path caseDir, StateDict trajectory) throws IOException {
-        SchedulerConfig config = SchedulerConfig.read(caseDir.resolve("config.json"));
-        JsonNode meta = readJson(caseDir.resolve("meta.json"));
-        List<ParityCheck> checks = new ArrayList<>();
+    /** Runs the case in {@code caseDir} against its {@code trajectory.safetensors}; every trajectory tensor is compared. */
+    public static List<Check> run(Path caseDir, Backend unused) throws IOException {
+        try (ParityCase c = ParityCase.outputsOnly(caseDir, "trajectory.safetensors")) {
+            SchedulerConfig config = SchedulerConfig.read(caseDir.resolve("config.json"));
 
-        Scheduler first = Scheduler.fromConfig(config);
-        checks.add(ParityCheck.compare("betas", first.betas(), trajectory.get("betas"), 0, SCALAR_RTOL));
-        checks.add(ParityCheck.compare("alphas_cumprod", first.alphasCumprod(), trajectory.get("alphas_cumprod"), 0, SCALAR_RTOL));
+            Scheduler first = Scheduler.fromConfig(config);
+            c.mixed("betas", values(first.betas(), c.expected("betas")), 0, SCALAR_RTOL);
+            c.mixed("alphas_cumprod", values(first.alphasCumprod(), c.expected("alphas_cumprod")), 0, SCALAR_RTOL);
 
-        JsonNode seeds = required(meta, "seeds", caseDir);
-        Tensor xInit = trajectory.get("x_init");
-        int[] shape = xInit.shape();
-        checks.add(ParityCheck.compare("x_init (regenerated)", new TorchGenerator(seed(seeds, "x_init", caseDir)).randn(shape), xInit, 0, 0));
-        TorchGenerator modelOutputGenerator = new TorchGenerator(seed(seeds, "model_outputs", caseDir));
+            Tensor xInit = c.expected("x_init");
+            int[] shape = xInit.shape();
+            c.exact("x_init", new TorchGenerator(c.integer("seeds", "x_init")).randn(shape));
+            TorchGenerator modelOutputGenerator = new TorchGenerator(c.integer("seeds", "model_outputs"));
 
-        for (Iterator<Map.Entry<String, JsonNode>> runs = required(meta, "runs", caseDir).fields(); runs.hasNext(); ) {
-            Map.Entry<String, JsonNode> run = runs.next();
-            String p = run.getKey() + "/";
-            int steps = required(run.getValue(), "num_inference_steps", caseDir).intValue();
-            int calls = required(run.getValue(), "step_calls", caseDir).intValue();
+            for (Iterator<Map.Entry<String, JsonNode>> runs = c.meta.path("runs").fields(); runs.hasNext(); ) {
+                String run = runs.next().getKey(), p = run + "/";
+                int steps = (int) c.integer("runs", run, "num_inference_steps");
+                int calls = (int) c.integer("runs", run, "step_calls");
 
-            Tensor fixtureOutputs = trajectory.get(p + "model_outputs");
-            float[] drawn = new float[(int) fixtureOutputs.numel()];
-            int per = (int) xInit.numel();
-            for (int k = 0; k < calls; k++) System.arraycopy(modelOutputGenerator.randn(shape).array(), 0, drawn, k * per, per);
-            checks.add(ParityCheck.compare(p + "model_outputs (regenerated)", drawn, fixtureOutputs, 0, 0));
+                Tensor fixtureOutputs = c.expected(p + "model_outputs");
+                float[] drawn = new float[(int) fixtureOutputs.numel()];
+                int per = (int) xInit.numel();
+                for (int k = 0; k < calls; k++) System.arraycopy(modelOutputGenerator.randn(shape).array(), 0, drawn, k * per, per);
+                c.exact(p + "model_outputs", values(drawn, fixtureOutputs));
 
-            Scheduler s = Scheduler.fromConfig(config);
-            s.setTimesteps(steps);
-            Tensor expectedTimesteps = trajectory.get(p + "timesteps");
-            String dtypeNote = s.timesteps().dtype() == expectedTimesteps.dtype() ? "" : " (dtype " + s.timesteps().dtype() + ", expected " + expectedTimesteps.dtype() + ")";
-            ParityCheck ts = ParityCheck.compare(p + "timesteps" + dtypeNote, s.timesteps(), expectedTimesteps, 0, 0);
-            checks.add(dtypeNote.isEmpty() ? ts : new ParityCheck(ts.name(), ts.maxAbsErr(), ts.maxRelErr(), 0, 0, false));
-            if (trajectory.contains(p + "sigmas"))
-                checks.add(ParityCheck.compare(p + "sigmas", s.sigmas().orElse(Tensor.zeros(0)), trajectory.get(p + "sigmas"), 0, SCALAR_RTOL));
-            float initNoiseSigma = s.initNoiseSigma();
-            checks.add(ParityCheck.compare(p + "init_noise_sigma", new float[]{initNoiseSigma}, trajectory.get(p + "init_noise_sigma"), 0, SCALAR_RTOL));
+                Scheduler s = Scheduler.fromConfig(config);
+                s.setTimesteps(steps);
+                Tensor expectedTimesteps = c.expected(p + "timesteps");
+                Check ts = Compare.exact(p + "timesteps", s.timesteps(), expectedTimesteps);
+                c.add(s.timesteps().dtype() == expectedTimesteps.dtype() ? ts : ts.failed("dtype " + s.timesteps().dtype() + ", expected " + expectedTimesteps.dtype()));
+                if (c.outputNames().contains(p + "sigmas"))
+                    c.mixed(p + "sigmas", s.sigmas().orElse(Tensor.zeros(0)), 0, SCALAR_RTOL);
+                float initNoiseSigma = s.initNoiseSigma();
+                c.mixed(p + "init_noise_sigma", values(new float[]{initNoiseSigma}, c.expected(p + "init_noise_sigma")), 0, SCALAR_RTOL);
 
-            float[] x = xInit.toFloatArray();
-            for (int i = 0; i < x.length; i++) x[i] = x[i] * initNoiseSigma;
-            checks.add(ParityCheck.compare(p + "sample_start", x, trajectory.get(p + "sample_start"), SAMPLE_TOL, SAMPLE_TOL));
+                float[] x = xInit.toFloatArray();
+                for (int i = 0; i < x.length; i++) x[i] = x[i] * initNoiseSigma;
+                c.relative(p + "sample_start", values(x, c.expected(p + "sample_start")), SAMPLE_TOL);
 
-            Trajectory out = replay(s, Tensor.of(x, shape), fixtureOutputs, new TorchGenerator(seed(seeds, "step_generator", caseDir)));
-            checks.add(ParityCheck.compare(p + "scale_model_input_factor", out.scaleFactors, trajectory.get(p + "scale_model_input_factor"), 0, SCALAR_RTOL));
-            checks.add(ParityCheck.compare(p + "model_inputs", out.modelInputs, trajectory.get(p + "model_inputs"), SAMPLE_TOL, SAMPLE_TOL));
-            checks.add(ParityCheck.compare(p + "prev_samples", out.prevSamples, trajectory.get(p + "prev_samples"), SAMPLE_TOL, SAMPLE_TOL));
-            for (String pred : new String[]{"pred_original_samples", "denoiseds"})
-                if (trajectory.contains(p + pred))
-                    checks.add(ParityCheck.compare(p + pred, out.predOriginals, trajectory.get(p + pred), SAMPLE_TOL, SAMPLE_TOL));
-            if (trajectory.contains(p + "noises"))
-                checks.add(ParityCheck.compare(p + "noises", out.noises, trajectory.get(p + "noises"), 0, 0));
-            if (trajectory.contains(p + "noise_drawn"))
-                checks.add(ParityCheck.compare(p + "noise_drawn", out.noiseDrawn, trajectory.get(p + "noise_drawn"), 0, 0));
+                Trajectory out = replay(s, Tensor.of(x, shape), fixtureOutputs, new TorchGenerator(c.integer("seeds", "step_generator")));
+                c.mixed(p + "scale_model_input_factor", values(out.scaleFactors, c.expected(p + "scale_model_input_factor")), 0, SCALAR_RTOL);
+                c.relative(p + "model_inputs", values(out.modelInputs, c.expected(p + "model_inputs")), SAMPLE_TOL);
+                c.relative(p + "prev_samples", values(out.prevSamples, c.expected(p + "prev_samples")), SAMPLE_TOL);
+                for (String pred : new String[]{"pred_original_samples", "denoiseds"})
+                    if (c.outputNames().contains(p + pred))
+                        c.relative(p + pred, values(out.predOriginals, c.expected(p + pred)), SAMPLE_TOL);
+                if (c.outputNames().contains(p + "noises"))
+                    c.exact(p + "noises", values(out.noises, c.expected(p + "noises")));
+                if (c.outputNames().contains(p + "noise_drawn"))
+                    c.exact(p + "noise_drawn", values(out.noiseDrawn, c.expected(p + "noise_drawn")));
+            }
+            return c.checks();
         }
-        return checks;
+    }
+
+    /** Values stacked over the step calls, shaped like the reference when there are as many (else flat, and the check fails on the shape). */
+    private static Tensor values(float[] v, Tensor expected) {
+        return v.length == expected.numel() ? Tensor.of(v, expected.shape()) : Tensor.of(v, v.length);
     }
 
     /** Everything one run produced, stacked over the step calls (noises are zero where none was drawn). */
@@ -122,27 +121,5 @@ public final class SchedulerParity {
             sample = out.prevSample();
         }
         return new Trajectory(factors, inputs, prevs, preds, noises, drawnMask);
-    }
-
-    private static JsonNode readJson(Path file) throws IOException {
-        try {
-            return new ObjectMapper().readTree(Files.readString(file));
-        } catch (NoSuchFileException e) {
-            throw new IOException(file + ": not found");
-        } catch (JsonProcessingException e) {
-            throw new IOException(file + ": not valid JSON: " + e.getOriginalMessage());
-        }
-    }
-
-    private static JsonNode required(JsonNode node, String key, Path caseDir) throws IOException {
-        JsonNode v = node.get(key);
-        if (v == null || v.isNull()) throw new IOException(caseDir.resolve("meta.json") + ": missing \"" + key + "\"");
-        return v;
-    }
-
-    private static long seed(JsonNode seeds, String key, Path caseDir) throws IOException {
-        JsonNode v = required(seeds, key, caseDir);
-        if (!v.isIntegralNumber()) throw new IOException(caseDir.resolve("meta.json") + ": seeds." + key + " must be an integer");
-        return v.longValue();
     }
 }

@@ -24,7 +24,7 @@ public final class UniPCMultistepScheduler extends MultistepScheduler {
         this.predictX0 = config.getBoolean("predict_x0", true);
         String solver = config.getChoice("solver_type", "bh2", "bh1", "bh2", "midpoint", "heun", "logrho");
         this.bh1 = solver.equals("bh1");
-        this.disableCorrector = config.getIntArray("disable_corrector");
+        this.disableCorrector = config.getIntArray("disable_corrector", new int[0]);
     }
 
     @Override

@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
-import dev.tornadodiffusion.diffusion.FixtureFile;
+import dev.tornadodiffusion.weights.Safetensors;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Backends;
 import dev.tornadodiffusion.tensor.Compare;
@@ -26,12 +26,12 @@ import static org.junit.jupiter.api.Assertions.*;
 class StableDiffusionXLPipelineTest {
     static final Backend BE = Backends.cpu();
     static final String PROMPT = "a photograph of an astronaut riding a horse";
-    static FixtureFile inputs, outputs;
+    static Safetensors inputs, outputs;
 
     @BeforeAll
     static void open() throws IOException {
-        inputs = FixtureFile.open(TinyFolders.fixture("pipeline-sdxl").resolve("inputs.safetensors"));
-        outputs = FixtureFile.open(TinyFolders.fixture("pipeline-sdxl").resolve("outputs.safetensors"));
+        inputs = Safetensors.open(TinyFolders.fixture("pipeline-sdxl").resolve("inputs.safetensors"));
+        outputs = Safetensors.open(TinyFolders.fixture("pipeline-sdxl").resolve("outputs.safetensors"));
     }
 
     @AfterAll

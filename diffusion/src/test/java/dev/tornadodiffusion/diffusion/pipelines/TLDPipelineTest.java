@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
-import dev.tornadodiffusion.diffusion.FixtureFile;
+import dev.tornadodiffusion.weights.Safetensors;
 import dev.tornadodiffusion.diffusion.TorchGenerator;
 import dev.tornadodiffusion.nn.tld.TldSampler;
 import dev.tornadodiffusion.tensor.Backend;
@@ -46,7 +46,7 @@ class TLDPipelineTest {
     @Test
     void labelIsTheProjectedClipEmbedding(@TempDir Path dir) throws IOException {
         try (TLDPipeline p = load(TinyFolders.tld(dir, false, DEFAULTS));
-             FixtureFile out = FixtureFile.open(TinyFolders.fixture("clip-text-quickgelu").resolve("outputs.safetensors"))) {
+             Safetensors out = Safetensors.open(TinyFolders.fixture("clip-text-quickgelu").resolve("outputs.safetensors"))) {
             Compare.Check c = Compare.absolute("text_embeds", p.encodePrompt(PROMPT), out.get("text_embeds").narrow(0, 0, 1), 6e-5);
             assertTrue(c.pass(), c.toString());
         }

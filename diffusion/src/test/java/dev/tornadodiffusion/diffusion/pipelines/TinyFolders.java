@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
-import dev.tornadodiffusion.diffusion.FixtureFile;
+import dev.tornadodiffusion.diffusion.Fixtures;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,7 +11,7 @@ final class TinyFolders {
     private TinyFolders() {}
 
     static Path fixture(String name) {
-        return FixtureFile.fixtures().resolve(name);
+        return Fixtures.path(name);
     }
 
     /**

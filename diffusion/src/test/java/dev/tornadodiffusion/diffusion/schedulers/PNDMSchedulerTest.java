@@ -225,7 +225,7 @@ class PNDMSchedulerTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> prk.setTimesteps(3));
         assertTrue(e.getMessage().contains("skip_prk_steps") && e.getMessage().contains("at least 4"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> pndm(SD15, "{\"prediction_type\": \"sample\"}"));
-        assertTrue(e.getMessage().contains("\"prediction_type\" must be one of epsilon, v_prediction"), e.getMessage());
+        assertTrue(e.getMessage().contains("'prediction_type' must be one of epsilon, v_prediction"), e.getMessage());
         Scheduler s = Scheduler.fromConfig(config(SD15, "{}"));
         Tensor x = Tensor.zeros(1, 4, 2, 2);
         assertThrows(IllegalStateException.class, () -> s.step(x, 1, x, null));

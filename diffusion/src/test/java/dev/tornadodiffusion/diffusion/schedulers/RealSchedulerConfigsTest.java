@@ -297,6 +297,6 @@ class RealSchedulerConfigsTest {
         assertNotEquals(json, bad, "the edit must apply");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> load(bad));
         String m = e.getMessage();
-        assertTrue(m.contains(dir.resolve("scheduler_config.json").toString()) && m.contains("\"" + field + "\"") && !m.contains("\n"), m);
+        assertTrue(m.contains(dir.resolve("scheduler_config.json").toString()) && m.contains("'" + field + "'") && !m.contains("\n"), m);
     }
 }

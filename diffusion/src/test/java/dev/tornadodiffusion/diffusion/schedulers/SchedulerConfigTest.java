@@ -37,13 +37,13 @@ class SchedulerConfigTest {
 
     @Test
     void badValuesNameTheFileAndKey() {
-        assertMessage("\"num_train_timesteps\" must be an integer", () -> Scheduler.fromConfig("DDIMScheduler", config("{\"num_train_timesteps\": \"many\"}")));
-        assertMessage("\"beta_schedule\" must be one of", () -> Scheduler.fromConfig("DDIMScheduler", config("{\"beta_schedule\": \"sigmoid\"}")));
-        assertMessage("\"clip_sample\" must be true or false", () -> Scheduler.fromConfig("DDPMScheduler", config("{\"clip_sample\": 1}")));
-        assertMessage("\"trained_betas\" has 2 values", () -> Scheduler.fromConfig("DDPMScheduler", config("{\"trained_betas\": [0.1, 0.2]}")));
-        assertMessage("no \"_class_name\"", () -> Scheduler.fromConfig(config("{}")));
-        assertMessage("not valid JSON", () -> config("{\"beta_start\": "));
-        assertMessage("must be a JSON object", () -> config("[1, 2]"));
+        assertMessage("field 'num_train_timesteps' must be an integer", () -> Scheduler.fromConfig("DDIMScheduler", config("{\"num_train_timesteps\": \"many\"}")));
+        assertMessage("field 'beta_schedule' must be one of", () -> Scheduler.fromConfig("DDIMScheduler", config("{\"beta_schedule\": \"sigmoid\"}")));
+        assertMessage("field 'clip_sample' must be true or false", () -> Scheduler.fromConfig("DDPMScheduler", config("{\"clip_sample\": 1}")));
+        assertMessage("field 'trained_betas' has 2 values", () -> Scheduler.fromConfig("DDPMScheduler", config("{\"trained_betas\": [0.1, 0.2]}")));
+        assertMessage("field '_class_name' is missing", () -> Scheduler.fromConfig(config("{}")));
+        assertMessage("bad JSON", () -> config("{\"beta_start\": "));
+        assertMessage("expected a JSON object", () -> config("[1, 2]"));
     }
 
     private static void assertMessage(String part, org.junit.jupiter.api.function.Executable call) {

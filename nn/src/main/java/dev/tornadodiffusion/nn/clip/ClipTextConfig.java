@@ -11,8 +11,7 @@ public record ClipTextConfig(int vocab_size, int hidden_size, int intermediate_s
                              String hidden_act, float layer_norm_eps, long eos_token_id) {
 
     public static ClipTextConfig from(JsonConfig c) {
-        String act = c.getString("hidden_act", "quick_gelu");
-        if (!act.equals("quick_gelu") && !act.equals("gelu")) throw c.invalid("hidden_act", "'" + act + "' is not supported (quick_gelu or gelu)");
+        String act = c.getChoice("hidden_act", "quick_gelu", "quick_gelu", "gelu");
         int hidden = c.getInt("hidden_size", 512), heads = c.getInt("num_attention_heads", 8);
         if (heads <= 0 || hidden % heads != 0) throw c.invalid("num_attention_heads", heads + " does not divide hidden_size " + hidden);
         return new ClipTextConfig(c.getInt("vocab_size", 49408), hidden, c.getInt("intermediate_size", 2048),

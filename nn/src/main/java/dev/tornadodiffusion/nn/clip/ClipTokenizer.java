@@ -5,7 +5,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tornadodiffusion.weights.Json;
 import dev.tornadodiffusion.weights.WeightFormatException;
 
 import java.io.ByteArrayOutputStream;
@@ -344,14 +344,7 @@ public final class ClipTokenizer {
     }
 
     private static JsonNode readJsonIfPresent(Path file) throws IOException {
-        if (!Files.exists(file)) return null;
-        try {
-            JsonNode node = new ObjectMapper().readTree(file.toFile());
-            if (node == null || !node.isObject()) throw new WeightFormatException(file + ": expected a JSON object");
-            return node;
-        } catch (JsonProcessingException e) {
-            throw new WeightFormatException(file + ": not valid JSON (" + e.getOriginalMessage() + ")", e);
-        }
+        return Files.exists(file) ? Json.read(file) : null;
     }
 
     /** Special tokens are written as a string or as an AddedToken object with a "content" field. */

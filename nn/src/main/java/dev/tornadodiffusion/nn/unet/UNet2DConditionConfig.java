@@ -1,9 +1,9 @@
 package dev.tornadodiffusion.nn.unet;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.weights.WeightFormatException;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
@@ -72,205 +72,108 @@ public record UNet2DConditionConfig(
         return layers;
     }
 
+    /** Fields diffusers defaults to a value: an explicit null would reach the constructor, where it means nothing. */
+    private static final List<String> NOT_NULL = List.of("in_channels", "out_channels", "center_input_sample", "flip_sin_to_cos",
+            "freq_shift", "down_block_types", "mid_block_type", "up_block_types", "block_out_channels", "layers_per_block",
+            "downsample_padding", "mid_block_scale_factor", "act_fn", "norm_num_groups", "norm_eps", "cross_attention_dim",
+            "transformer_layers_per_block", "attention_head_dim", "use_linear_projection", "upcast_attention",
+            "time_embedding_type", "resnet_time_scale_shift", "attention_type", "conv_in_kernel", "conv_out_kernel");
+
     /** Parses a config.json object; {@code source} names the file in errors. */
     public static UNet2DConditionConfig fromJson(JsonNode json, String source) {
-        Reader r = new Reader(json, source);
-        r.require("_class_name", Set.of("UNet2DConditionModel"), null);
-        r.require("time_embedding_type", Set.of("positional"), "positional");
-        r.require("act_fn", Set.of("silu", "swish"), "silu");
-        r.require("resnet_time_scale_shift", Set.of("default"), "default");
-        r.require("attention_type", Set.of("default"), "default");
-        r.require("mid_block_type", Set.of("UNetMidBlock2DCrossAttn"), "UNetMidBlock2DCrossAttn");
-        r.require("addition_embed_type", Set.of("text_time"), null);
+        JsonConfig c = new JsonConfig(json, source);
+        for (String f : NOT_NULL) if (c.isNull(f)) throw unsupported(c, f, "null");
+        c.getChoice("_class_name", null, "UNet2DConditionModel");
+        c.getChoice("time_embedding_type", "positional", "positional");
+        c.getChoice("act_fn", "silu", "silu", "swish");
+        c.getChoice("resnet_time_scale_shift", "default", "default");
+        c.getChoice("attention_type", "default", "default");
+        c.getChoice("mid_block_type", "UNetMidBlock2DCrossAttn", "UNetMidBlock2DCrossAttn");
+        String addition = c.getChoice("addition_embed_type", null, "text_time");
         for (String unset : List.of("num_attention_heads", "class_embed_type", "num_class_embeds", "encoder_hid_dim",
                 "encoder_hid_dim_type", "time_embedding_act_fn", "timestep_post_act"))
-            r.require(unset, Set.of(), null);
-        r.requireFalse("dual_cross_attention");
-        r.requireFalse("only_cross_attention");
+            if (c.has(unset)) throw unsupported(c, unset, c.get(unset));
+        for (String f : List.of("dual_cross_attention", "only_cross_attention")) {
+            JsonNode v = c.get(f);   // false, or a list of false per block
+            if (v != null && (v.isArray() ? v.valueStream().anyMatch(e -> !e.isBoolean() || e.booleanValue()) : !v.isBoolean() || v.booleanValue()))
+                throw unsupported(c, f, v);
+        }
 
-        List<String> down = r.strings("down_block_types", List.of("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"));
-        List<String> up = r.strings("up_block_types", List.of("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"));
-        for (String t : down) if (!DOWN_BLOCK_TYPES.contains(t)) throw r.unsupported("down_block_types", t);
-        for (String t : up) if (!UP_BLOCK_TYPES.contains(t)) throw r.unsupported("up_block_types", t);
+        List<String> down = List.of(c.getStringArray("down_block_types", new String[] {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}));
+        List<String> up = List.of(c.getStringArray("up_block_types", new String[] {"UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"}));
+        if (down.isEmpty()) throw c.invalid("down_block_types", "must not be empty");
+        for (String t : down) if (!DOWN_BLOCK_TYPES.contains(t)) throw unsupported(c, "down_block_types", t);
+        for (String t : up) if (!UP_BLOCK_TYPES.contains(t)) throw unsupported(c, "up_block_types", t);
         int n = down.size();
-        if (up.size() != n) throw r.bad("up_block_types", "has " + up.size() + " entries, down_block_types has " + n);
-        int[] channels = r.ints("block_out_channels", new int[] {320, 640, 1280, 1280});
-        if (channels.length != n) throw r.bad("block_out_channels", "has " + channels.length + " entries, down_block_types has " + n);
-        int[] layers = r.perBlock("layers_per_block", 2, n);
-        int[] heads = r.perBlock("attention_head_dim", 8, n);
-        int[] cross = r.perBlock("cross_attention_dim", 1280, n);
-        int groups = r.integer("norm_num_groups", 32);
-        if (groups < 1) throw r.unsupported("norm_num_groups", groups);
+        if (up.size() != n) throw c.invalid("up_block_types", "has " + up.size() + " entries, down_block_types has " + n);
+        int[] channels = counts(c, "block_out_channels", c.getIntArray("block_out_channels", new int[] {320, 640, 1280, 1280}));
+        if (channels.length != n) throw c.invalid("block_out_channels", "has " + channels.length + " entries, down_block_types has " + n);
+        int[] layers = counts(c, "layers_per_block", c.getPerBlock("layers_per_block", 2, n));
+        int[] heads = c.getPerBlock("attention_head_dim", 8, n);
+        int[] cross = counts(c, "cross_attention_dim", c.getPerBlock("cross_attention_dim", 1280, n));
+        int groups = c.getInt("norm_num_groups", 32);
+        if (groups < 1) throw unsupported(c, "norm_num_groups", groups);
         for (int i = 0; i < n; i++) {
             // head size is channels / heads rounded down, as in diffusers; at least one head of size >= 1
-            if (heads[i] < 1 || heads[i] > channels[i]) throw r.bad("attention_head_dim", "gives " + heads[i] + " heads for block_out_channels " + channels[i]);
-            if (channels[i] % groups != 0) throw r.bad("norm_num_groups", groups + " groups do not divide block_out_channels " + channels[i]);
+            if (heads[i] < 1 || heads[i] > channels[i]) throw c.invalid("attention_head_dim", "gives " + heads[i] + " heads for block_out_channels " + channels[i]);
+            if (channels[i] % groups != 0) throw c.invalid("norm_num_groups", groups + " groups do not divide block_out_channels " + channels[i]);
         }
-        JsonNode depthNode = r.valued("transformer_layers_per_block");
-        int[][] depth = r.transformerLayers("transformer_layers_per_block", layers);
+        int[][] depth = c.getPerBlockAndLayer("transformer_layers_per_block", 1, layers);
+        for (int[] d : depth) counts(c, "transformer_layers_per_block", d);
         int[] upLayers = new int[n];
         for (int i = 0; i < n; i++) upLayers[i] = layers[n - 1 - i] + 1;
         int[][] reverseDepth = null;
-        if (r.node("reverse_transformer_layers_per_block") != null)
-            reverseDepth = r.transformerLayers("reverse_transformer_layers_per_block", upLayers);
-        else if (depthNode != null && depthNode.isArray())
-            for (JsonNode e : depthNode)
-                if (e.isArray()) throw r.bad("transformer_layers_per_block", "has per-layer lists, which need reverse_transformer_layers_per_block (as in diffusers)");
+        if (c.has("reverse_transformer_layers_per_block")) {
+            reverseDepth = c.getPerBlockAndLayer("reverse_transformer_layers_per_block", 1, upLayers);
+            for (int[] d : reverseDepth) counts(c, "reverse_transformer_layers_per_block", d);
+        } else if (c.isList("transformer_layers_per_block") && c.get("transformer_layers_per_block").valueStream().anyMatch(JsonNode::isArray)) {
+            throw c.invalid("transformer_layers_per_block", "has per-layer lists, which need reverse_transformer_layers_per_block (as in diffusers)");
+        }
 
-        String addition = r.string("addition_embed_type", null);
-        Integer addTimeDim = r.optionalInteger("addition_time_embed_dim");
-        Integer projDim = r.optionalInteger("projection_class_embeddings_input_dim");
+        Integer addTimeDim = optionalCount(c, "addition_time_embed_dim");
+        Integer projDim = optionalCount(c, "projection_class_embeddings_input_dim");
         if (addition != null && (addTimeDim == null || projDim == null))
-            throw r.bad("addition_embed_type", "text_time needs addition_time_embed_dim and projection_class_embeddings_input_dim");
-        int convIn = r.integer("conv_in_kernel", 3), convOut = r.integer("conv_out_kernel", 3);
-        if (convIn % 2 == 0) throw r.unsupported("conv_in_kernel", convIn);
-        if (convOut % 2 == 0) throw r.unsupported("conv_out_kernel", convOut);
+            throw c.invalid("addition_embed_type", "text_time needs addition_time_embed_dim and projection_class_embeddings_input_dim");
+        int convIn = count(c, "conv_in_kernel", 3), convOut = count(c, "conv_out_kernel", 3);
+        if (convIn % 2 == 0) throw unsupported(c, "conv_in_kernel", convIn);
+        if (convOut % 2 == 0) throw unsupported(c, "conv_out_kernel", convOut);
 
         return new UNet2DConditionConfig(
-                r.optionalInteger("sample_size"),
-                r.integer("in_channels", 4),
-                r.integer("out_channels", 4),
-                r.bool("center_input_sample", false),
-                r.bool("flip_sin_to_cos", true),
-                r.number("freq_shift", 0),
+                optionalCount(c, "sample_size"),
+                count(c, "in_channels", 4),
+                count(c, "out_channels", 4),
+                c.getBoolean("center_input_sample", false),
+                c.getBoolean("flip_sin_to_cos", true),
+                (float) c.getDouble("freq_shift", 0),
                 down, "UNetMidBlock2DCrossAttn", up,
                 channels, layers,
-                r.integer("downsample_padding", 1),
-                r.number("mid_block_scale_factor", 1),
+                count(c, "downsample_padding", 1),
+                (float) c.getDouble("mid_block_scale_factor", 1),
                 groups,
-                r.number("norm_eps", 1e-5f),
+                (float) c.getDouble("norm_eps", 1e-5f),
                 cross, depth, reverseDepth, heads,
-                r.bool("use_linear_projection", false),
-                r.bool("upcast_attention", false),
-                r.optionalInteger("time_embedding_dim"),
-                r.optionalInteger("time_cond_proj_dim"),
+                c.getBoolean("use_linear_projection", false),
+                c.getBoolean("upcast_attention", false),
+                optionalCount(c, "time_embedding_dim"),
+                optionalCount(c, "time_cond_proj_dim"),
                 addition, addTimeDim, projDim, convIn, convOut);
     }
 
-    /** Typed access to config.json fields with defaults; every error names the file and the field. */
-    private record Reader(JsonNode json, String source) {
-        JsonNode node(String field) {
-            JsonNode v = json.get(field);
-            return v == null || v.isNull() ? null : v;
-        }
+    private static WeightFormatException unsupported(JsonConfig c, String field, Object value) {
+        return c.invalid(field, "= " + value + " is not supported by UNet2DConditionModel here");
+    }
 
-        /** The field's value, null when absent; an explicit null is refused where diffusers would not use the default. */
-        JsonNode valued(String field) {
-            JsonNode v = json.get(field);
-            if (v != null && v.isNull()) throw unsupported(field, "null");
-            return v;
-        }
+    /** Sizes and counts: non-negative. */
+    private static int[] counts(JsonConfig c, String field, int[] values) {
+        for (int v : values) if (v < 0) throw c.invalid(field, "must not be negative, got " + v);
+        return values;
+    }
 
-        WeightFormatException bad(String field, String problem) {
-            return new WeightFormatException(source + ": field '" + field + "' " + problem);
-        }
+    private static int count(JsonConfig c, String field, int fallback) {
+        return counts(c, field, new int[] {c.getInt(field, fallback)})[0];
+    }
 
-        WeightFormatException unsupported(String field, Object value) {
-            return new WeightFormatException(source + ": field '" + field + "' = " + value + " is not supported by UNet2DConditionModel here");
-        }
-
-        /** The field must be absent/null (when allowed is empty) or one of {@code allowed}. */
-        void require(String field, Set<String> allowed, String defaultValue) {
-            String v = string(field, defaultValue);
-            if (v != null && !allowed.contains(v)) throw unsupported(field, v);
-        }
-
-        void requireFalse(String field) {
-            JsonNode v = node(field);
-            if (v == null) return;
-            if (v.isArray()) { for (JsonNode e : v) if (!e.isBoolean() || e.booleanValue()) throw unsupported(field, v); }
-            else if (!v.isBoolean() || v.booleanValue()) throw unsupported(field, v);
-        }
-
-        String string(String field, String defaultValue) {
-            JsonNode v = defaultValue == null ? node(field) : valued(field);
-            if (v == null) return defaultValue;
-            if (!v.isTextual()) throw bad(field, "should be a string, found " + v);
-            return v.textValue();
-        }
-
-        boolean bool(String field, boolean defaultValue) {
-            JsonNode v = valued(field);
-            if (v == null) return defaultValue;
-            if (!v.isBoolean()) throw bad(field, "should be true or false, found " + v);
-            return v.booleanValue();
-        }
-
-        float number(String field, float defaultValue) {
-            JsonNode v = valued(field);
-            if (v == null) return defaultValue;
-            if (!v.isNumber()) throw bad(field, "should be a number, found " + v);
-            return v.floatValue();
-        }
-
-        int integer(String field, int defaultValue) {
-            JsonNode v = valued(field);
-            return v == null ? defaultValue : count(field, v);
-        }
-
-        Integer optionalInteger(String field) {
-            JsonNode v = node(field);
-            if (v == null) return null;
-            return count(field, v);
-        }
-
-        int count(String field, JsonNode v) {
-            if (!v.canConvertToExactIntegral() || !v.canConvertToInt() || v.intValue() < 0)
-                throw bad(field, "should be a non-negative integer, found " + v);
-            return v.intValue();
-        }
-
-        List<String> strings(String field, List<String> defaultValue) {
-            JsonNode v = valued(field);
-            if (v == null) return defaultValue;
-            if (!v.isArray() || v.isEmpty()) throw bad(field, "should be a non-empty list of strings, found " + v);
-            List<String> out = new ArrayList<>();
-            for (JsonNode e : v) {
-                if (!e.isTextual()) throw bad(field, "should be a list of strings, found " + v);
-                out.add(e.textValue());
-            }
-            return List.copyOf(out);
-        }
-
-        int[] ints(String field, int[] defaultValue) {
-            JsonNode v = valued(field);
-            if (v == null) return defaultValue;
-            if (!v.isArray() || v.isEmpty()) throw bad(field, "should be a non-empty list of integers, found " + v);
-            int[] out = new int[v.size()];
-            for (int i = 0; i < out.length; i++) out[i] = count(field, v.get(i));
-            return out;
-        }
-
-        /** An int for every block or a list with one entry per block. */
-        int[] perBlock(String field, int defaultValue, int blocks) {
-            JsonNode v = valued(field);
-            if (v == null || v.isNumber()) {
-                int[] out = new int[blocks];
-                Arrays.fill(out, v == null ? defaultValue : count(field, v));
-                return out;
-            }
-            int[] out = ints(field, null);
-            if (out.length != blocks) throw bad(field, "has " + out.length + " entries, down_block_types has " + blocks);
-            return out;
-        }
-
-        /** An int, or a list per block whose entries are an int or a list per layer; expanded to [block][layer]. */
-        int[][] transformerLayers(String field, int[] layersPerBlock) {
-            JsonNode v = node(field);
-            int blocks = layersPerBlock.length;
-            if (v != null && v.isArray() && v.size() != blocks) throw bad(field, "has " + v.size() + " entries, down_block_types has " + blocks);
-            int[][] out = new int[blocks][];
-            for (int b = 0; b < blocks; b++) {
-                JsonNode e = v == null ? null : v.isArray() ? v.get(b) : v;
-                out[b] = new int[layersPerBlock[b]];
-                if (e != null && e.isArray()) {
-                    if (e.size() != layersPerBlock[b]) throw bad(field, "block " + b + " lists " + e.size() + " layers, the block has " + layersPerBlock[b]);
-                    for (int l = 0; l < out[b].length; l++) out[b][l] = count(field, e.get(l));
-                } else {
-                    Arrays.fill(out[b], e == null ? 1 : count(field, e));
-                }
-            }
-            return out;
-        }
+    private static Integer optionalCount(JsonConfig c, String field) {
+        return c.has(field) ? count(c, field, 0) : null;
     }
 }

@@ -22,8 +22,7 @@ public record AutoencoderKLConfig(int in_channels, int out_channels, int[] block
         String[] up = c.getStringArray("up_block_types", new String[]{"UpDecoderBlock2D"});
         requireAll(c, "down_block_types", down, "DownEncoderBlock2D", boc.length);
         requireAll(c, "up_block_types", up, "UpDecoderBlock2D", boc.length);
-        String act = c.getString("act_fn", "silu");
-        if (!act.equals("silu")) throw c.invalid("act_fn", "'" + act + "' is not supported (silu)");
+        c.getChoice("act_fn", "silu", "silu");
         int groups = c.getInt("norm_num_groups", 32);
         for (int ch : boc) if (groups <= 0 || ch % groups != 0) throw c.invalid("norm_num_groups", groups + " does not divide block_out_channels " + Arrays.toString(boc));
         return new AutoencoderKLConfig(c.getInt("in_channels", 3), c.getInt("out_channels", 3), boc,

@@ -1,6 +1,7 @@
 package dev.tornadodiffusion.nn.clip;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tornadodiffusion.nn.Fixtures;
 import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.nn.MapStateDict;
 import dev.tornadodiffusion.nn.Params;
@@ -24,16 +25,15 @@ import static org.junit.jupiter.api.Assertions.*;
 class ClipTextModelTest {
     static final Backend BE = Backends.cpu();
 
-    static Path fixture(String name) { return Path.of(System.getProperty("fixtures.dir"), name); }
 
     static ClipTextConfig config(String caseName) throws Exception {
-        return ClipTextConfig.from(JsonConfig.read(fixture(caseName).resolve("config.json")));
+        return ClipTextConfig.from(JsonConfig.read(Fixtures.path(caseName).resolve("config.json")));
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"clip-text-quickgelu", "clip-text-gelu"})
     void everyOutputMatchesTheReference(String caseName) throws Exception {
-        List<Check> checks = ClipTextParity.run(fixture(caseName), BE);
+        List<Check> checks = ClipTextParity.run(Fixtures.path(caseName), BE);
         assertEquals(2 * 7, checks.size());   // 4 hidden states, last, pooled, projected; two paddings
         for (Check c : checks) assertTrue(c.pass(), c.toString());
     }
@@ -45,7 +45,7 @@ class ClipTextModelTest {
      */
     @Test
     void f16WeightsAreWidenedExactly() throws Exception {
-        Path dir = fixture("clip-text-quickgelu");
+        Path dir = Fixtures.path("clip-text-quickgelu");
         try (Safetensors w = Safetensors.open(dir.resolve("model.safetensors"));
              Safetensors in = Safetensors.open(dir.resolve("inputs.safetensors"));
              Safetensors out = Safetensors.open(dir.resolve("outputs.safetensors"))) {
@@ -72,7 +72,7 @@ class ClipTextModelTest {
 
     @Test
     void withoutProjectionTheFileProjectionIsIgnored() throws Exception {
-        Path dir = fixture("clip-text-gelu");
+        Path dir = Fixtures.path("clip-text-gelu");
         try (Safetensors w = Safetensors.open(dir.resolve("model.safetensors"));
              Safetensors in = Safetensors.open(dir.resolve("inputs.safetensors"));
              Safetensors out = Safetensors.open(dir.resolve("outputs.safetensors"))) {
@@ -92,7 +92,7 @@ class ClipTextModelTest {
         ClipTextConfig legacy = config("clip-text-gelu");
         ClipTextConfig modern = new ClipTextConfig(legacy.vocab_size(), legacy.hidden_size(), legacy.intermediate_size(), legacy.projection_dim(),
                 legacy.num_hidden_layers(), legacy.num_attention_heads(), legacy.max_position_embeddings(), legacy.hidden_act(), legacy.layer_norm_eps(), 49407);
-        try (Safetensors w = Safetensors.open(fixture("clip-text-gelu").resolve("model.safetensors"))) {
+        try (Safetensors w = Safetensors.open(Fixtures.path("clip-text-gelu").resolve("model.safetensors"))) {
             Tensor ids = Tensor.ofLongs(new long[]{49406, 320, 1125, 49407, 0, 0, 49406, 500, 320, 7, 7, 7}, 2, 6);
             ClipTextModel.Output a = new ClipTextModel(legacy, new Params(w, BE), true).forward(ids);
             ClipTextModel.Output b = new ClipTextModel(modern, new Params(w, BE), true).forward(ids);
@@ -113,7 +113,7 @@ class ClipTextModelTest {
     @Test
     void badInputsAndWeightsGiveOneLineErrors() throws Exception {
         ClipTextConfig c = config("clip-text-quickgelu");
-        try (Safetensors w = Safetensors.open(fixture("clip-text-quickgelu").resolve("model.safetensors"))) {
+        try (Safetensors w = Safetensors.open(Fixtures.path("clip-text-quickgelu").resolve("model.safetensors"))) {
             ClipTextModel m = new ClipTextModel(c, new Params(w, BE), true);
             var e = assertThrows(IllegalArgumentException.class, () -> m.forward(Tensor.ofLongs(new long[]{49406, 49408}, 1, 2)));
             assertTrue(e.getMessage().contains("49408"), e.getMessage());

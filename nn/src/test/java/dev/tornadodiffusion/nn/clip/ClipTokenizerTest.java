@@ -2,6 +2,7 @@ package dev.tornadodiffusion.nn.clip;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tornadodiffusion.nn.Fixtures;
 import dev.tornadodiffusion.weights.WeightFormatException;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ClipTokenizerTest {
-    static final Path FIXTURE = Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures"), "clip-tokenizer");
+    static final Path FIXTURE = Fixtures.path("clip-tokenizer");
 
     static ClipTokenizer clip;
     static JsonNode prompts;
@@ -188,7 +189,7 @@ class ClipTokenizerTest {
         Files.writeString(dir.resolve("tokenizer_config.json"), "{\"model_max_length\": 1}");
         assertError(dir, "tokenizer_config.json: model_max_length 1");
         Files.writeString(dir.resolve("tokenizer_config.json"), "{not json");
-        assertError(dir, "tokenizer_config.json: not valid JSON");
+        assertError(dir, "tokenizer_config.json: bad JSON");
         Files.delete(dir.resolve("tokenizer_config.json"));
 
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": \"one\"}");

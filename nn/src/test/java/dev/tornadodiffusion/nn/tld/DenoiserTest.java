@@ -1,6 +1,7 @@
 package dev.tornadodiffusion.nn.tld;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tornadodiffusion.nn.Fixtures;
 import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.nn.MapStateDict;
 import dev.tornadodiffusion.nn.Params;
@@ -19,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 class DenoiserTest {
     static final Backend BE = Backends.cpu();
-    static final Path DIR = Path.of(System.getProperty("fixtures.dir"), "tld-denoiser");
+    static final Path DIR = Fixtures.path("tld-denoiser");
 
     @Test
     void forwardAndBothSamplersMatchTheReference() throws Exception {

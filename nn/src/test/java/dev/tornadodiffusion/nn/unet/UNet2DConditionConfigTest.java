@@ -2,6 +2,7 @@ package dev.tornadodiffusion.nn.unet;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tornadodiffusion.nn.Fixtures;
 import dev.tornadodiffusion.weights.WeightFormatException;
 import org.junit.jupiter.api.Test;
 
@@ -101,10 +102,10 @@ class UNet2DConditionConfigTest {
 
     @Test
     void fixtureConfigs() throws IOException {
-        UNet2DConditionConfig sd = UNet2DConditionModel.readConfig(UNet2DConditionModelTest.fixture("unet-sd").resolve("config.json"));
+        UNet2DConditionConfig sd = UNet2DConditionModel.readConfig(Fixtures.path("unet-sd").resolve("config.json"));
         assertArrayEquals(new int[] {8, 8, 8}, sd.attention_head_dim());
         assertEquals(8, sd.sample_size());
-        UNet2DConditionConfig sd2 = UNet2DConditionModel.readConfig(UNet2DConditionModelTest.fixture("unet-sd2").resolve("config.json"));
+        UNet2DConditionConfig sd2 = UNet2DConditionModel.readConfig(Fixtures.path("unet-sd2").resolve("config.json"));
         assertArrayEquals(new int[] {2, 4}, sd2.attention_head_dim());
         assertTrue(sd2.use_linear_projection());
     }

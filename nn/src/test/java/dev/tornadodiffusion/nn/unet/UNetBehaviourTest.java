@@ -2,6 +2,7 @@ package dev.tornadodiffusion.nn.unet;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tornadodiffusion.nn.Fixtures;
 import dev.tornadodiffusion.nn.MapStateDict;
 import dev.tornadodiffusion.tensor.Backends;
 import dev.tornadodiffusion.tensor.Tensor;
@@ -24,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Behaviour of the SD1-style fixture UNet beyond the recorded calls: odd sizes, timestep forms, strict loading, LCM. */
 class UNetBehaviourTest {
-    static final Path SD = UNet2DConditionModelTest.fixture("unet-sd");
+    static final Path SD = Fixtures.path("unet-sd");
 
     static Tensor random(long seed, int... shape) {
         Random r = new Random(seed);

@@ -1,5 +1,6 @@
 package dev.tornadodiffusion.nn.unet;
 
+import dev.tornadodiffusion.nn.Fixtures;
 import dev.tornadodiffusion.nn.MapStateDict;
 import dev.tornadodiffusion.tensor.Backends;
 import dev.tornadodiffusion.tensor.Compare;
@@ -30,7 +31,7 @@ class UNetF16Test {
     @ParameterizedTest
     @ValueSource(strings = {"unet-sd", "unet-sd2", "unet-sdxl"})
     void f16WeightsStayCloseToFloat32Reference(String name) throws IOException {
-        Path dir = UNet2DConditionModelTest.fixture(name);
+        Path dir = Fixtures.path(name);
         MapStateDict half = new MapStateDict();
         try (StateDict f32 = Safetensors.open(dir.resolve("diffusion_pytorch_model.safetensors"));
              StateDict in = Safetensors.open(dir.resolve("inputs.safetensors"));

@@ -1,6 +1,7 @@
 package dev.tornadodiffusion.nn.vae;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tornadodiffusion.nn.Fixtures;
 import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.nn.MapStateDict;
 import dev.tornadodiffusion.nn.Params;
@@ -22,7 +23,6 @@ import static org.junit.jupiter.api.Assertions.*;
 class AutoencoderKLTest {
     static final Backend BE = Backends.cpu();
 
-    static Path fixture(String name) { return Path.of(System.getProperty("fixtures.dir"), name); }
 
     static JsonConfig json(String text) throws Exception {
         return new JsonConfig(new ObjectMapper().readTree(text), "config.json");
@@ -31,7 +31,7 @@ class AutoencoderKLTest {
     @ParameterizedTest
     @ValueSource(strings = {"vae-sd", "vae-16ch"})
     void everyOutputMatchesTheReference(String caseName) throws Exception {
-        List<Check> checks = VaeParity.run(fixture(caseName), BE);
+        List<Check> checks = VaeParity.run(Fixtures.path(caseName), BE);
         assertEquals(16, checks.size());   // 17 outputs, one of them the given sample noise
         for (Check c : checks) assertTrue(c.pass(), c.toString());
     }
@@ -72,7 +72,7 @@ class AutoencoderKLTest {
     /** The config decides which optional modules exist; the weights must agree in both directions. */
     @Test
     void quantConvsFollowTheConfig() throws Exception {
-        Path dir = fixture("vae-sd");
+        Path dir = Fixtures.path("vae-sd");
         AutoencoderKLConfig c = AutoencoderKLConfig.from(JsonConfig.read(dir.resolve("config.json")));
         try (Safetensors w = Safetensors.open(dir.resolve("diffusion_pytorch_model.safetensors"))) {
             AutoencoderKLConfig noQuant = new AutoencoderKLConfig(c.in_channels(), c.out_channels(), c.block_out_channels(), c.layers_per_block(),
@@ -99,7 +99,7 @@ class AutoencoderKLTest {
     /** Files saved before diffusers 0.18 name the mid-block attention query / key / value / proj_attn. */
     @Test
     void deprecatedAttentionNamesLoadTheSameModel() throws Exception {
-        Path dir = fixture("vae-sd");
+        Path dir = Fixtures.path("vae-sd");
         AutoencoderKLConfig c = AutoencoderKLConfig.from(JsonConfig.read(dir.resolve("config.json")));
         try (Safetensors w = Safetensors.open(dir.resolve("diffusion_pytorch_model.safetensors"));
              Safetensors in = Safetensors.open(dir.resolve("inputs.safetensors"))) {

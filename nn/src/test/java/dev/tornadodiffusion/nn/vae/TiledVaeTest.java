@@ -1,5 +1,6 @@
 package dev.tornadodiffusion.nn.vae;
 
+import dev.tornadodiffusion.nn.Fixtures;
 import dev.tornadodiffusion.nn.JsonConfig;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
@@ -27,7 +28,7 @@ class TiledVaeTest {
 
     @BeforeAll
     static void load() throws Exception {
-        Path dir = Path.of(System.getProperty("fixtures.dir"), "vae-sd");
+        Path dir = Fixtures.path("vae-sd");
         weights = Safetensors.open(dir.resolve("diffusion_pytorch_model.safetensors"));
         vae = new AutoencoderKL(AutoencoderKLConfig.from(JsonConfig.read(dir.resolve("config.json"))), new Params(weights, BE));
     }

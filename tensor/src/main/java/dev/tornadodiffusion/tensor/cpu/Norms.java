@@ -98,7 +98,7 @@ final class Norms {
             int end = Math.min(len, r + RUN), i = r;
             FloatVector acc = FloatVector.zero(S);
             for (; i <= end - V; i += V) acc = acc.add(FloatVector.fromArray(S, a, at + i).sub(vs));
-            double part = acc.reduceLanes(VectorOperators.ADD);
+            double part = VectorMath.sum(acc);
             for (; i < end; i++) part += a[at + i] - shift;
             total += part;
         }
@@ -116,7 +116,7 @@ final class Norms {
                 FloatVector d = FloatVector.fromArray(S, a, at + i).sub(vm);
                 acc = d.fma(d, acc);
             }
-            double part = acc.reduceLanes(VectorOperators.ADD);
+            double part = VectorMath.sum(acc);
             for (; i < end; i++) { double d = a[at + i] - mean; part += d * d; }
             total += part;
         }

@@ -7,10 +7,10 @@ import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * exp on vector lanes from fma, multiply, add and exponent bits only. The Vector API's own
- * {@code lanewise(EXP)} computes lanes one way before the JIT intrinsifies it and another way after,
- * so the same input could give results differing in the last bit between two calls; these give the
- * same bits in every execution mode, keeping "same seed, same image" exact.
+ * Vector math that gives the same bits in every execution mode: exp from fma, multiply, add and exponent
+ * bits only, and lane sums in a fixed order. The Vector API's own {@code lanewise(EXP)} and
+ * {@code reduceLanes(ADD)} compute one way before the JIT intrinsifies them and another way after, so the
+ * same input gave results differing in the last bit between two calls; "same seed, same image" is exact.
  */
 final class VectorMath {
     private VectorMath() {}
@@ -50,6 +50,13 @@ final class VectorMath {
     static DoubleVector tanh(DoubleVector x) {
         DoubleVector t = exp(x.mul(2));
         return bcast(t, 1.0).sub(bcast(t, 2.0).div(t.add(1)));
+    }
+
+    /** The lanes' sum in lane order, in double. {@code reduceLanes(ADD)} leaves the order open, and its JIT and interpreted forms differ. */
+    static double sum(FloatVector v) {
+        double s = 0;
+        for (int i = 0; i < v.length(); i++) s += v.lane(i);
+        return s;
     }
 
     private static FloatVector bcast(FloatVector like, float v) { return FloatVector.broadcast(like.species(), v); }

@@ -1,6 +1,7 @@
 package dev.tornadodiffusion.weights.torch;
 
 import dev.tornadodiffusion.tensor.Tensor;
+import dev.tornadodiffusion.weights.Fixtures;
 import dev.tornadodiffusion.weights.WeightFormatException;
 import org.apache.commons.compress.archivers.zip.ZipArchiveEntry;
 import org.apache.commons.compress.archivers.zip.ZipArchiveOutputStream;

@@ -1,0 +1,12 @@
+package dev.tornadodiffusion.nn;
+
+import java.nio.file.Path;
+
+/** The reference cases in the fixtures folder surefire passes in {@code fixtures.dir}. */
+public final class Fixtures {
+    private Fixtures() {}
+
+    public static Path path(String relative) {
+        return Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures")).resolve(relative);
+    }
+}
