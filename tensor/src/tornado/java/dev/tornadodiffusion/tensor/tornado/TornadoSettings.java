@@ -55,11 +55,11 @@ final class TornadoSettings {
         boolean gpu = type.equals("gpu");
         return new Launch(
                 size(p, "gemm.tile", type, gpu ? 64 : 32),
-                size(p, "gemm.micro", type, 4),
+                size(p, "gemm.micro", type, gpu ? 4 : 16),
                 size(p, "gemm.ktile", type, 16),
                 size(p, "elementwise.local", type, gpu ? 256 : 64),
                 size(p, "reduce.local", type, gpu ? 256 : 64),
-                size(p, "attention.queries", type, gpu ? 64 : 16),
+                size(p, "attention.queries", type, 64),
                 size(p, "attention.keys", type, 32));
     }
 
