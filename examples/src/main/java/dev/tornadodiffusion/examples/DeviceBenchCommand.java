@@ -90,12 +90,19 @@ final class DeviceBenchCommand implements Command {
             int size = c.sample_size() == null ? 64 : c.sample_size();
             int h = latent == null ? size : latent[0], w = latent == null ? size : latent[1];
             Tensor sample = random(10, batch, c.in_channels(), h, w), ctx = random(11, batch, 77, c.cross_attention_dim()[0]);
+            // SDXL's added conditioning: pooled text embeddings and the six size/crop time ids
+            boolean textTime = "text_time".equals(c.addition_embed_type());
+            Tensor text = textTime ? random(12, batch, c.projection_class_embeddings_input_dim() - 6 * c.addition_time_embed_dim()) : null;
+            Tensor timeIds = textTime ? Tensor.of(new float[]{1024, 1024, 0, 0, 1024, 1024, 1024, 1024, 0, 0, 1024, 1024}, 2, 6).narrow(0, 0, Math.min(2, batch)) : null;
+            if (textTime && batch > 2) throw new UsageException("--batch above 2 is not set up for SDXL time ids");
             Tensor[] timesteps = new Tensor[runs + 1];
             for (int i = 0; i < timesteps.length; i++) timesteps[i] = Tensor.ofLongs(new long[]{999 - 37L * i});
             System.out.printf(Locale.ROOT, "UNet %s, sample %s, context %s%n", dir, Arrays.toString(sample.shape()), Arrays.toString(ctx.shape()));
             // one call site per backend: the plan is keyed by model, call site and input shapes
-            Function<Tensor, Tensor> cpuStep = t -> cpu.run(onCpu, x -> onCpu.forward(x[0], x[1], x[2]), sample, t, ctx);
-            Function<Tensor, Tensor> devStep = t -> dev.run(onDev, x -> onDev.forward(x[0], x[1], x[2]), sample, t, ctx);
+            Function<Tensor, Tensor> cpuStep = !textTime ? t -> cpu.run(onCpu, x -> onCpu.forward(x[0], x[1], x[2]), sample, t, ctx)
+                    : t -> cpu.run(onCpu, x -> onCpu.forward(x[0], x[1], x[2], x[3], x[4]), sample, t, ctx, text, timeIds);
+            Function<Tensor, Tensor> devStep = !textTime ? t -> dev.run(onDev, x -> onDev.forward(x[0], x[1], x[2]), sample, t, ctx)
+                    : t -> dev.run(onDev, x -> onDev.forward(x[0], x[1], x[2], x[3], x[4]), sample, t, ctx, text, timeIds);
             double cpuMs = median(() -> cpuStep.apply(timesteps[0]), runs, 1);
             long t0 = System.nanoTime();
             devStep.apply(timesteps[0]);
