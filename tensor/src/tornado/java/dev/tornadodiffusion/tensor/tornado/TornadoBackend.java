@@ -20,7 +20,8 @@ import java.util.function.Function;
  * The TornadoVM backend: every operation is a Java kernel that TornadoVM compiles for the device.
  *
  * <p>Inside {@link #runAll} (record and replay) the operations of a model's forward pass are recorded into one
- * task graph: the first call at given input shapes runs the model code twice to record (the second run tells
+ * execution plan (a chain of task graphs, see {@link Plan}): the first call at given input shapes runs the model
+ * code twice to record (the second run tells
  * the memory that changes from call to call, like inputs and tensors the model makes on the fly, from weights),
  * builds the plan and executes it; later calls run the model code again only to match its operations against
  * the recording and bind the new inputs, then execute the plan: weights stay on the device, intermediates never
@@ -47,7 +48,8 @@ public final class TornadoBackend implements Backend {
 
     private record EagerKey(String signature, List<Recording.LeafKey> constants) {}
 
-    public TornadoBackend() {
+    /** Made once per JVM by {@link TornadoBackendProvider}, after TornadoVM was found to work. */
+    TornadoBackend() {
         TornadoSettings.get();
         TornadoDevice device = TornadoExecutionPlan.DEFAULT_DEVICE;
         this.deviceName = device.getDeviceName();
@@ -59,9 +61,6 @@ public final class TornadoBackend implements Backend {
     }
 
     @Override public String name() { return "tornado"; }
-
-    /** The device the plans run on. */
-    public String device() { return deviceName; }
 
     /** Forward passes recorded (and kept for replay). */
     synchronized int recordedPlans() { return plans.size(); }

@@ -55,12 +55,6 @@ final class Views {
         return out;
     }
 
-    static int[] toInts(long[] a) {
-        int[] out = new int[a.length];
-        for (int i = 0; i < a.length; i++) out[i] = Math.toIntExact(a[i]);
-        return out;
-    }
-
     /** NumPy broadcasting of two shapes. */
     static int[] broadcast(int[] a, int[] b) {
         int r = Math.max(a.length, b.length);
