@@ -5,6 +5,7 @@ import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import static dev.tornadodiffusion.tensor.cpu.Gemm.S;
@@ -23,8 +24,8 @@ final class Elementwise {
     enum Binary { ADD, SUB, MUL }
 
     private static final VectorSpecies<Double> DS = Erf.DS;
-    /** Lanes V/2..V-1: where the second half of a float vector goes back after its double round trip. */
-    private static final VectorMask<Float> UPPER = VectorMask.fromLong(S, ((1L << V) - 1) & ~((1L << (V / 2)) - 1));
+    /** Floats with as many lanes as DS has doubles. */
+    private static final VectorSpecies<Float> FS = VectorSpecies.of(float.class, VectorShape.forBitSize(DS.vectorBitSize() / 2));
     private static final int GRAIN = 1 << 14;
 
     static Tensor map(Tensor x, Unary op, float s) {
@@ -32,14 +33,19 @@ final class Elementwise {
         Tensor out = Tensor.zeros(x.shape());
         float[] dst = out.array();
         Parallel.forRange(Gemm.ceilDiv(src.length, GRAIN), (c0, c1) -> {
-            int end = Math.min(src.length, c1 * GRAIN), i = c0 * GRAIN;
-            for (; i <= end - V; i += V) apply(op, FloatVector.fromArray(S, src, i), s).intoArray(dst, i);
-            if (i < end) {
-                VectorMask<Float> m = S.indexInRange(i, end);
-                apply(op, FloatVector.fromArray(S, src, i, m), s).intoArray(dst, i, m);
-            }
+            int from = c0 * GRAIN, to = Math.min(src.length, c1 * GRAIN);
+            if (op == Unary.GELU || op == Unary.GELU_TANH) gelu(op, src, dst, from, to);
+            else map(op, s, src, dst, from, to);
         });
         return out;
+    }
+
+    /** One call site for the whole range (the tail is a masked vector): the op's code is inlined only once. */
+    private static void map(Unary op, float s, float[] src, float[] dst, int from, int to) {
+        for (int i = from; i < to; i += V) {
+            VectorMask<Float> m = S.indexInRange(i, to);
+            apply(op, FloatVector.fromArray(S, src, i, m), s).intoArray(dst, i, m);
+        }
     }
 
     private static FloatVector apply(Unary op, FloatVector v, float s) {
@@ -47,22 +53,25 @@ final class Elementwise {
             case SILU -> v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
             case QUICK_GELU -> v.div(v.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f));
             case SCALE -> v.mul(s);
-            case GELU, GELU_TANH -> {
-                DoubleVector lo = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 0);
-                DoubleVector hi = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 1);
-                FloatVector a = (FloatVector) gelu(op, lo).convertShape(VectorOperators.D2F, S, 0);
-                FloatVector b = (FloatVector) gelu(op, hi).convertShape(VectorOperators.D2F, S, -1);
-                yield a.blend(b, UPPER);
-            }
+            case GELU, GELU_TANH -> throw new IllegalArgumentException(op + " is evaluated in double lanes");
         };
     }
 
+    /** GELU over {@code [from, to)}, DS.length() elements at a time widened to double. */
+    private static void gelu(Unary op, float[] src, float[] dst, int from, int to) {
+        for (int i = from; i < to; i += FS.length()) {
+            VectorMask<Float> m = FS.indexInRange(i, to);
+            gelu(op, FloatVector.fromArray(FS, src, i, m)).intoArray(dst, i, m);
+        }
+    }
+
     /** 0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2/pi) (x + 0.044715 x^3)) in place of erf. */
-    private static DoubleVector gelu(Unary op, DoubleVector x) {
+    private static FloatVector gelu(Unary op, FloatVector v) {
+        DoubleVector x = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 0);
         DoubleVector inner = op == Unary.GELU
                 ? Erf.erf(x.mul(Math.sqrt(0.5)))
                 : x.mul(x).mul(0.044715).mul(x).add(x).mul(Math.sqrt(2 / Math.PI)).lanewise(VectorOperators.TANH);
-        return x.mul(0.5).mul(inner.add(1));
+        return (FloatVector) x.mul(0.5).mul(inner.add(1)).convertShape(VectorOperators.D2F, FS, 0);
     }
 
     static Tensor binary(Tensor a, Tensor b, Binary op) {
