@@ -99,8 +99,8 @@ public final class CpuBackend implements Backend {
     // ---- element-wise
 
     @Override public Tensor silu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.SILU, 0f); }
-    @Override public Tensor gelu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.GELU, 0f); }
-    @Override public Tensor geluTanh(Tensor x) { return Elementwise.map(x, Elementwise.Unary.GELU_TANH, 0f); }
+    @Override public Tensor gelu(Tensor x) { return Elementwise.gelu(x, false); }
+    @Override public Tensor geluTanh(Tensor x) { return Elementwise.gelu(x, true); }
     @Override public Tensor quickGelu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.QUICK_GELU, 0f); }
     @Override public Tensor add(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.Binary.ADD); }
     @Override public Tensor sub(Tensor a, Tensor b) { return Elementwise.binary(a, b, Elementwise.Binary.SUB); }

@@ -19,7 +19,7 @@ import static dev.tornadodiffusion.tensor.cpu.Gemm.V;
 final class Elementwise {
     private Elementwise() {}
 
-    enum Unary { SILU, GELU, GELU_TANH, QUICK_GELU, SCALE }
+    enum Unary { SILU, QUICK_GELU, SCALE }
 
     enum Binary { ADD, SUB, MUL }
 
@@ -28,49 +28,53 @@ final class Elementwise {
     private static final VectorSpecies<Float> FS = VectorSpecies.of(float.class, VectorShape.forBitSize(DS.vectorBitSize() / 2));
     private static final int GRAIN = 1 << 14;
 
-    static Tensor map(Tensor x, Unary op, float s) {
+    private interface Range { void run(float[] src, float[] dst, int from, int to); }
+
+    /** A new tensor from {@code x}, element ranges filled in parallel. */
+    private static Tensor each(Tensor x, Range range) {
         float[] src = x.contiguousF32().array();
         Tensor out = Tensor.zeros(x.shape());
         float[] dst = out.array();
-        Parallel.forRange(Gemm.ceilDiv(src.length, GRAIN), (c0, c1) -> {
-            int from = c0 * GRAIN, to = Math.min(src.length, c1 * GRAIN);
-            if (op == Unary.GELU || op == Unary.GELU_TANH) gelu(op, src, dst, from, to);
-            else map(op, s, src, dst, from, to);
-        });
+        Parallel.forRange(Gemm.ceilDiv(src.length, GRAIN), (c0, c1) -> range.run(src, dst, c0 * GRAIN, Math.min(src.length, c1 * GRAIN)));
         return out;
+    }
+
+    static Tensor map(Tensor x, Unary op, float s) {
+        return each(x, (src, dst, from, to) -> map(op, s, src, dst, from, to));
+    }
+
+    /** GELU with erf, or with its tanh approximation. */
+    static Tensor gelu(Tensor x, boolean tanh) {
+        return each(x, (src, dst, from, to) -> gelu(tanh, src, dst, from, to));
     }
 
     /** One call site for the whole range (the tail is a masked vector): the op's code is inlined only once. */
     private static void map(Unary op, float s, float[] src, float[] dst, int from, int to) {
         for (int i = from; i < to; i += V) {
             VectorMask<Float> m = S.indexInRange(i, to);
-            apply(op, FloatVector.fromArray(S, src, i, m), s).intoArray(dst, i, m);
+            FloatVector v = FloatVector.fromArray(S, src, i, m);
+            (switch (op) {
+                case SILU -> v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+                case QUICK_GELU -> v.div(v.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f));
+                case SCALE -> v.mul(s);
+            }).intoArray(dst, i, m);
         }
     }
 
-    private static FloatVector apply(Unary op, FloatVector v, float s) {
-        return switch (op) {
-            case SILU -> v.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
-            case QUICK_GELU -> v.div(v.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f));
-            case SCALE -> v.mul(s);
-            case GELU, GELU_TANH -> throw new IllegalArgumentException(op + " is evaluated in double lanes");
-        };
-    }
-
     /** GELU over {@code [from, to)}, DS.length() elements at a time widened to double. */
-    private static void gelu(Unary op, float[] src, float[] dst, int from, int to) {
+    private static void gelu(boolean tanh, float[] src, float[] dst, int from, int to) {
         for (int i = from; i < to; i += FS.length()) {
             VectorMask<Float> m = FS.indexInRange(i, to);
-            gelu(op, FloatVector.fromArray(FS, src, i, m)).intoArray(dst, i, m);
+            gelu(tanh, FloatVector.fromArray(FS, src, i, m)).intoArray(dst, i, m);
         }
     }
 
     /** 0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2/pi) (x + 0.044715 x^3)) in place of erf. */
-    private static FloatVector gelu(Unary op, FloatVector v) {
+    private static FloatVector gelu(boolean tanh, FloatVector v) {
         DoubleVector x = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 0);
-        DoubleVector inner = op == Unary.GELU
-                ? Erf.erf(x.mul(Math.sqrt(0.5)))
-                : x.mul(x).mul(0.044715).mul(x).add(x).mul(Math.sqrt(2 / Math.PI)).lanewise(VectorOperators.TANH);
+        DoubleVector inner = tanh
+                ? x.mul(x).mul(0.044715).mul(x).add(x).mul(Math.sqrt(2 / Math.PI)).lanewise(VectorOperators.TANH)
+                : Erf.erf(x.mul(Math.sqrt(0.5)));
         return (FloatVector) x.mul(0.5).mul(inner.add(1)).convertShape(VectorOperators.D2F, FS, 0);
     }
 
