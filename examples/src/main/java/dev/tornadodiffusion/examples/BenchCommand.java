@@ -54,7 +54,9 @@ final class BenchCommand implements Command {
         Backend backend = Backends.get(args.get("device", "cpu"));
         Workload w = factory.create(backend, args, pos.subList(1, pos.size()));
 
-        for (int i = 0; i < warmup; i++) w.op().run();
+        // Warm up for the given runs and at least a second, so the JIT has compiled the kernels.
+        long warmEnd = System.nanoTime() + 1_000_000_000L;
+        for (int i = 0; i < warmup || System.nanoTime() < warmEnd; i++) w.op().run();
         double[] ms = new double[runs];
         for (int i = 0; i < runs; i++) {
             long t0 = System.nanoTime();
@@ -67,6 +69,7 @@ final class BenchCommand implements Command {
                 pos.get(0), w.shape(), backend.name(), best, ms[runs / 2], runs, gflops);
         PeakFlops.Estimate peak = PeakFlops.measure();
         System.out.printf(Locale.ROOT, "peak: %s%n", peak.how());
+        if (gflops > peak.gflops()) System.out.println("note: above the measured peak: other processes were using the cores while the peak was measured");
         System.out.printf(Locale.ROOT, "GFLOP/s=%.1f peak=%.1f (%.1f%% of peak)%n", gflops, peak.gflops(), 100 * gflops / peak.gflops());
         return 0;
     }
@@ -87,7 +90,8 @@ final class BenchCommand implements Command {
         int pad = k / 2, out = (hw + 2 * pad - k) / stride + 1;
         Tensor x = random(1, batch, c, hw, hw), w = random(2, oc, c / groups, k, k), bias = random(3, oc);
         double flops = 2.0 * batch * oc * out * out * (c / groups) * k * k;
-        String shape = String.format(Locale.ROOT, "%dx%d %dx%d/%d in [%d, %d, %d, %d] -> %d ch, groups %d", k, k, pad, pad, stride, batch, c, hw, hw, oc, groups);
+        String shape = String.format(Locale.ROOT, "%dx%d, padding %d, stride %d, groups %d: [%d, %d, %d, %d] -> %d channels",
+                k, k, pad, stride, groups, batch, c, hw, hw, oc);
         return new Workload(shape, flops, () -> backend.conv2d(x, w, bias, stride, pad, groups));
     }
 
