@@ -5,7 +5,7 @@ import java.util.Arrays;
 /**
  * The B operand of a convolution as an implicit im2col matrix: depth index {@code (ci, ky, kx)} of the
  * kernel, lane index {@code (image, oy, ox)} of the output. Packing reads the input image directly, so
- * no [C*KH*KW, OH*OW] matrix is ever built (it would be 1.2 GB for a 128-channel 1024x1024 VAE layer).
+ * no [C*KH*KW, OH*OW] matrix is ever built (4.8 GB for a 3x3 conv of 128 channels at 1024x1024, as in the SDXL VAE).
  */
 final class Im2col implements Gemm.Operand {
     private final float[] in;
