@@ -10,6 +10,8 @@ import java.util.List;
 public final class Diffuse {
     static final List<Command> COMMANDS = List.of(
             new BenchCommand(),
+            new DeviceBenchCommand(),
+            new DevicesCommand(),
             new GenerateCommand(),
             new InspectCommand(),
             new ParityCommand(),

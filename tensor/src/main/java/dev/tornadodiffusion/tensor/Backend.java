@@ -1,5 +1,7 @@
 package dev.tornadodiffusion.tensor;
 
+import java.util.function.Function;
+
 /**
  * Every tensor operation the diffusion models need. Model code calls these and never loops over
  * elements itself, so the same model runs eagerly on the CPU or recorded into a TornadoVM plan.
@@ -71,6 +73,12 @@ public interface Backend {
     /** Concatenation along {@code dim}; all other dimensions must agree. */
     Tensor concat(int dim, Tensor... xs);
 
+    /**
+     * Rows of {@code table} [V, D] picked by integer {@code ids} (any shape, values in [0, V)) -> [...ids, D]: token
+     * embeddings, pooling at given positions. The ids are data, so a recorded plan serves other ids.
+     */
+    Tensor embedding(Tensor table, Tensor ids);
+
     /** Nearest-neighbour 2x upsampling of the last two dimensions. */
     Tensor upsampleNearest2x(Tensor x);
 
@@ -86,4 +94,20 @@ public interface Backend {
 
     /** A dense copy of a view. */
     default Tensor contiguous(Tensor x) { return x.contiguous(); }
+
+    /**
+     * One forward pass of {@code model}: {@code forward} applied to {@code inputs}. The CPU backend just calls it.
+     * A recording backend (TornadoVM) records the operations of the first call with given input shapes into one
+     * device plan, with the weights uploaded once, and replays that plan on later calls, copying in only the
+     * inputs and out only the results. So {@code forward} must compute its results from {@code inputs} and the
+     * model's weights through this backend's operations, and must not read intermediate values on the host.
+     */
+    default Tensor[] runAll(Object model, Function<Tensor[], Tensor[]> forward, Tensor... inputs) {
+        return forward.apply(inputs);
+    }
+
+    /** {@link #runAll} for a forward pass with one result. */
+    default Tensor run(Object model, Function<Tensor[], Tensor> forward, Tensor... inputs) {
+        return runAll(model, in -> new Tensor[]{forward.apply(in)}, inputs)[0];
+    }
 }

@@ -1,5 +1,7 @@
 package dev.tornadodiffusion.tensor;
 
+import java.util.List;
+
 /** Service interface through which optional backends (TornadoVM) are found at run time. */
 public interface BackendProvider {
     /** The name users select it by, e.g. "tornado". */
@@ -11,4 +13,7 @@ public interface BackendProvider {
     String unavailableReason();
 
     Backend create();
+
+    /** One line per device this backend can use (or one line saying why it cannot run), for {@code diffuse devices}. */
+    List<String> devices();
 }

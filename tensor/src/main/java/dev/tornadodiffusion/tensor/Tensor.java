@@ -16,10 +16,26 @@ public final class Tensor {
     private final int[] shape;
     private final long[] strides;   // in elements
     private final float[] heap;     // the backing array when data wraps a float[], else null
+    private final Pending pending;  // non-null while a recording backend has not computed this tensor yet
+
+    /**
+     * The producer of a tensor that a recording backend (TornadoVM) computes later, on its device. Such a tensor
+     * has a shape and views but no host values: element access fails, and copies (contiguous, to, a reshape of
+     * a strided view) are handed to the producer, which records them as operations too.
+     */
+    public interface Pending {
+        /** A dense copy of {@code view} (a view of a tensor this producer made) converted to {@code target}. */
+        Tensor copy(Tensor view, DType target);
+    }
 
     private Tensor(MemorySegment data, float[] heap, DType dtype, long offset, int[] shape, long[] strides) {
+        this(data, heap, null, dtype, offset, shape, strides);
+    }
+
+    private Tensor(MemorySegment data, float[] heap, Pending pending, DType dtype, long offset, int[] shape, long[] strides) {
         this.data = data;
         this.heap = heap;
+        this.pending = pending;
         this.dtype = dtype;
         this.offset = offset;
         this.shape = shape;
@@ -55,6 +71,12 @@ public final class Tensor {
     public static Tensor ofLongs(long[] values, int... shape) {
         if (numel(shape) != values.length) throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " does not hold " + values.length + " values");
         return new Tensor(MemorySegment.ofArray(values.clone()), null, DType.I64, 0, shape.clone(), contiguousStrides(shape));
+    }
+
+    /** A dense F32 tensor whose values {@code producer} will compute (see {@link Pending}). */
+    public static Tensor pending(Pending producer, int... shape) {
+        numel(shape);
+        return new Tensor(MemorySegment.NULL, null, producer, DType.F32, 0, shape.clone(), contiguousStrides(shape));
     }
 
     /** Wraps raw little-endian bytes (a mapped file region, say) without copying. */
@@ -99,6 +121,9 @@ public final class Tensor {
     public long[] strides() { return strides.clone(); }
     public long offset() { return offset; }
     public MemorySegment segment() { return data; }
+
+    /** The producer of a not-yet-computed tensor, or null for a tensor with host values. */
+    public Pending pending() { return pending; }
 
     /** Size of dimension {@code d}; negative d counts from the end. */
     public int dim(int d) { return shape[d < 0 ? shape.length + d : d]; }
@@ -151,7 +176,7 @@ public final class Tensor {
         }
         if (numel(s) != numel()) throw new IllegalArgumentException("cannot reshape " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
         Tensor c = isContiguous() ? this : contiguous();
-        return new Tensor(c.data, c.heap, dtype, c.offset, s, contiguousStrides(s));
+        return new Tensor(c.data, c.heap, c.pending, dtype, c.offset, s, contiguousStrides(s));
     }
 
     public Tensor permute(int... order) {
@@ -166,7 +191,7 @@ public final class Tensor {
             s[i] = shape[d];
             st[i] = strides[d];
         }
-        return new Tensor(data, heap, dtype, offset, s, st);
+        return new Tensor(data, heap, pending, dtype, offset, s, st);
     }
 
     public Tensor transpose(int a, int b) {
@@ -186,7 +211,7 @@ public final class Tensor {
             throw new IndexOutOfBoundsException("narrow(" + d + ", " + start + ", " + length + ") of " + Arrays.toString(shape));
         int[] s = shape.clone();
         s[d] = length;
-        return new Tensor(data, heap, dtype, offset + start * strides[d], s, strides);
+        return new Tensor(data, heap, pending, dtype, offset + start * strides[d], s, strides);
     }
 
     /** Index {@code i} along {@code d}, dropping that dimension. */
@@ -196,7 +221,7 @@ public final class Tensor {
         int[] s = new int[shape.length - 1];
         long[] st = new long[shape.length - 1];
         for (int k = 0, j = 0; k < shape.length; k++) if (k != d) { s[j] = shape[k]; st[j++] = strides[k]; }
-        return new Tensor(data, heap, dtype, n.offset, s, st);
+        return new Tensor(data, heap, pending, dtype, n.offset, s, st);
     }
 
     /** Splits dimension {@code d} into {@code n} equal views. */
@@ -217,7 +242,7 @@ public final class Tensor {
             if (i == d) { s[i] = 1; st[i] = j < shape.length ? strides[j] * shape[j] : 1; }
             else { s[i] = shape[j]; st[i] = strides[j++]; }
         }
-        return new Tensor(data, heap, dtype, offset, s, st);
+        return new Tensor(data, heap, pending, dtype, offset, s, st);
     }
 
     // ---- element access (slow path: use kernels for bulk work)
@@ -240,24 +265,31 @@ public final class Tensor {
         return o;
     }
 
-    public float get(int... idx) { return dtype.read(data, index(idx)); }
+    public float get(int... idx) { return dtype.read(host(), index(idx)); }
 
-    public void set(float v, int... idx) { dtype.write(data, index(idx), v); }
+    public void set(float v, int... idx) { dtype.write(host(), index(idx), v); }
 
-    public float getFlat(long flat) { return dtype.read(data, indexOfFlat(flat)); }
+    public float getFlat(long flat) { return dtype.read(host(), indexOfFlat(flat)); }
 
-    public long getLongFlat(long flat) { return dtype.readLong(data, indexOfFlat(flat)); }
+    public long getLongFlat(long flat) { return dtype.readLong(host(), indexOfFlat(flat)); }
 
     /** The value of a one-element tensor. */
     public float item() {
         if (numel() != 1) throw new IllegalStateException("item() of a tensor with " + numel() + " elements");
-        return dtype.read(data, offset);
+        return dtype.read(host(), offset);
+    }
+
+    private MemorySegment host() {
+        if (pending != null)
+            throw new IllegalStateException("reading " + this + " on the host, but it is computed later on the device (a recording backend has not run it yet)");
+        return data;
     }
 
     // ---- copies
 
     /** The backing array of a dense heap F32 tensor that starts at element 0 (what kernels write into). */
     public float[] array() {
+        host();
         if (heap == null || offset != 0 || !isContiguous() || heap.length != numel())
             throw new IllegalStateException("not a dense heap F32 tensor: " + this);
         return heap;
@@ -284,6 +316,7 @@ public final class Tensor {
     }
 
     private Tensor copyAs(DType target) {
+        if (pending != null) return pending.copy(this, target);
         long n = numel();
         Tensor out = zeros(target, shape);
         boolean integral = !dtype.floating && !target.floating;
@@ -322,6 +355,6 @@ public final class Tensor {
 
     @Override
     public String toString() {
-        return "Tensor(" + dtype + Arrays.toString(shape) + (isContiguous() ? "" : " strides=" + Arrays.toString(strides)) + ")";
+        return (pending != null ? "PendingTensor(" : "Tensor(") + dtype + Arrays.toString(shape) + (isContiguous() ? "" : " strides=" + Arrays.toString(strides)) + ")";
     }
 }

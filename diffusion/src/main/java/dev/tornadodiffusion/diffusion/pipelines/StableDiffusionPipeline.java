@@ -91,8 +91,11 @@ public final class StableDiffusionPipeline implements UNetPipeline {
         Tensor ehs = embeds;
         Tensor timestepCond = unet.config.time_cond_proj_dim() == null ? null
                 : DenoiseLoop.guidanceScaleEmbedding(guidance, unet.config.time_cond_proj_dim(), latents.dim(0));
-        latents = DenoiseLoop.run(be, s, timesteps, latents, (in, t) -> unet.forward(in, t, ehs, null, null, timestepCond, null), guidance,
-                r.guidanceRescale(), doCfg, gen, progress);
+        // be.run: a recording backend (TornadoVM) replays one device plan per step; the per-step data are its inputs
+        DenoiseLoop.Model model = timestepCond == null
+                ? (in, t) -> be.run(unet, x -> unet.forward(x[0], x[1], x[2]), in, t, ehs)
+                : (in, t) -> be.run(unet, x -> unet.forward(x[0], x[1], x[2], null, null, x[3], null), in, t, ehs, timestepCond);
+        latents = DenoiseLoop.run(be, s, timesteps, latents, model, guidance, r.guidanceRescale(), doCfg, gen, progress);
 
         progress.stage("vae decode");
         Tensor images = DenoiseLoop.toImages(decodeRaw(latents));
@@ -101,7 +104,7 @@ public final class StableDiffusionPipeline implements UNetPipeline {
 
     @Override
     public Tensor decodeRaw(Tensor latents) {
-        return vae.decode(vae.unscaleLatents(latents));
+        return be.run(vae, x -> vae.decode(vae.unscaleLatents(x[0])), latents);
     }
 
     @Override
@@ -122,9 +125,10 @@ public final class StableDiffusionPipeline implements UNetPipeline {
 
     /** encode_prompt: ids padded to the tokenizer's max length; clip skip takes an earlier layer through the final LayerNorm. */
     Tensor encodePrompt(String prompt, int clipSkip) {
-        ClipTextModel.Output out = text_encoder.forward(DenoiseLoop.inputIds(tokenizer.tokenize(prompt)));
-        if (clipSkip == 0) return out.last_hidden_state();
-        return text_encoder.final_layer_norm.forward(out.hiddenState(-(clipSkip + 1)));
+        return be.run(text_encoder, x -> {
+            ClipTextModel.Output out = text_encoder.forward(x[0]);
+            return clipSkip == 0 ? out.last_hidden_state() : text_encoder.final_layer_norm.forward(out.hiddenState(-(clipSkip + 1)));
+        }, DenoiseLoop.inputIds(tokenizer.tokenize(prompt)));
     }
 
     @Override

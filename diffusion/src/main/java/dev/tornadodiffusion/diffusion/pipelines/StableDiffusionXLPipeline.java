@@ -135,8 +135,11 @@ public final class StableDiffusionXLPipeline implements UNetPipeline {
         Tensor textEmbeds = doCfg ? be.concat(0, c.negativePooled, c.pooled) : c.pooled;
         Tensor timestepCond = unet.config.time_cond_proj_dim() == null ? null
                 : DenoiseLoop.guidanceScaleEmbedding(guidance, unet.config.time_cond_proj_dim(), n);
-        latents = DenoiseLoop.run(be, s, timesteps, latents, (in, t) -> unet.forward(in, t, ehs, textEmbeds, timeIds, timestepCond, null),
-                guidance, r.guidanceRescale(), doCfg, gen, progress);
+        // be.run: a recording backend (TornadoVM) replays one device plan per step; the per-step data are its inputs
+        DenoiseLoop.Model model = timestepCond == null
+                ? (in, t) -> be.run(unet, x -> unet.forward(x[0], x[1], x[2], x[3], x[4]), in, t, ehs, textEmbeds, timeIds)
+                : (in, t) -> be.run(unet, x -> unet.forward(x[0], x[1], x[2], x[3], x[4], x[5], null), in, t, ehs, textEmbeds, timeIds, timestepCond);
+        latents = DenoiseLoop.run(be, s, timesteps, latents, model, guidance, r.guidanceRescale(), doCfg, gen, progress);
 
         progress.stage("vae decode");
         Tensor images = DenoiseLoop.toImages(decodeRaw(latents));
@@ -221,10 +224,14 @@ public final class StableDiffusionXLPipeline implements UNetPipeline {
         int layers = Math.min(text_encoder_2.config.num_hidden_layers(), text_encoder == null ? Integer.MAX_VALUE : text_encoder.config.num_hidden_layers());
         if (-layer > layers + 1) throw new IllegalArgumentException("clip skip " + (-layer - 2) + " is too large for text encoders of " + layers + " layers");
         List<Tensor> states = new ArrayList<>();
-        if (text_encoder != null) states.add(text_encoder.forward(DenoiseLoop.inputIds(tokenizer.tokenize(text))).hiddenState(layer));
-        ClipTextModel.Output out = text_encoder_2.forward(DenoiseLoop.inputIds(tokenizer_2.tokenize(text)));
-        states.add(out.hiddenState(layer));
-        return new Tensor[]{states.size() == 1 ? states.getFirst() : be.concat(2, states.toArray(Tensor[]::new)), out.text_embeds()};
+        if (text_encoder != null)
+            states.add(be.run(text_encoder, x -> text_encoder.forward(x[0]).hiddenState(layer), DenoiseLoop.inputIds(tokenizer.tokenize(text))));
+        Tensor[] out = be.runAll(text_encoder_2, x -> {
+            ClipTextModel.Output o = text_encoder_2.forward(x[0]);
+            return new Tensor[]{o.hiddenState(layer), o.text_embeds()};
+        }, DenoiseLoop.inputIds(tokenizer_2.tokenize(text)));
+        states.add(out[0]);
+        return new Tensor[]{states.size() == 1 ? states.getFirst() : be.concat(2, states.toArray(Tensor[]::new)), out[1]};
     }
 
     /**
@@ -278,7 +285,7 @@ public final class StableDiffusionXLPipeline implements UNetPipeline {
 
     @Override
     public Tensor decodeRaw(Tensor latents) {
-        return withVae(latents.dim(2) * vaeScaleFactor, latents.dim(3) * vaeScaleFactor, () -> vae.decode(vae.unscaleLatents(latents)));
+        return withVae(latents.dim(2) * vaeScaleFactor, latents.dim(3) * vaeScaleFactor, () -> be.run(vae, x -> vae.decode(vae.unscaleLatents(x[0])), latents));
     }
 
     /**

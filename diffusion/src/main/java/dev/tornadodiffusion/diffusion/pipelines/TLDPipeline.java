@@ -187,12 +187,12 @@ public final class TLDPipeline implements Pipeline {
 
     /** The VAE's output [B, 3, H, W] for the sampler's x0 (TLD: {@code vae.decode(x0 * scale_factor)}). */
     Tensor decodeRaw(Tensor x0) {
-        return vae.decode(be.scale(x0, vae_scale_factor));
+        return be.run(vae, x -> vae.decode(be.scale(x[0], vae_scale_factor)), x0);
     }
 
     /** {@code encode_text}: CLIP's projected end-of-text state for the prompt, cut to 77 tokens ([1, text_emb_size]). */
     Tensor encodePrompt(String prompt) {
-        return text_encoder.forward(DenoiseLoop.inputIds(tokenizer.tokenize(prompt))).text_embeds();
+        return be.run(text_encoder, x -> text_encoder.forward(x[0]).text_embeds(), DenoiseLoop.inputIds(tokenizer.tokenize(prompt)));
     }
 
     private boolean ddpmPlus(String sampler) {

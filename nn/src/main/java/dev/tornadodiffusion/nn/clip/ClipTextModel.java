@@ -115,7 +115,7 @@ public final class ClipTextModel implements AutoCloseable {
         if (n > config.max_position_embeddings())
             throw new IllegalArgumentException("CLIP text model: " + n + " tokens exceed max_position_embeddings " + config.max_position_embeddings());
         long[] ids = input_ids.contiguous().toLongArray();
-        Tensor x = be.add(embed(ids, b, n), position_embedding.narrow(0, 0, n));
+        Tensor x = be.add(embed(input_ids, ids), position_embedding.narrow(0, 0, n));
         List<Tensor> hidden = new ArrayList<>();
         hidden.add(x);
         for (ClipEncoderLayer layer : layers) {
@@ -123,21 +123,18 @@ public final class ClipTextModel implements AutoCloseable {
             hidden.add(x);
         }
         Tensor last = final_layer_norm.forward(x);
-        Tensor[] pooledRows = new Tensor[b];
-        for (int i = 0; i < b; i++) pooledRows[i] = last.select(0, i).narrow(0, eosPosition(ids, i * n, n), 1);
-        Tensor pooled = be.concat(0, pooledRows);
+        long[] eos = new long[b];
+        for (int i = 0; i < b; i++) eos[i] = (long) i * n + eosPosition(ids, i * n, n);
+        Tensor pooled = be.embedding(last.reshape(b * n, config.hidden_size()), Tensor.ofLongs(eos, b));
         return new Output(last, List.copyOf(hidden), pooled, text_projection == null ? null : text_projection.forward(pooled));
     }
 
-    /** token_embedding[ids] as [B, N, D]: one row view per token, gathered by concatenation. */
-    private Tensor embed(long[] ids, int b, int n) {
-        Tensor[] rows = new Tensor[ids.length];
-        for (int i = 0; i < ids.length; i++) {
-            if (ids[i] < 0 || ids[i] >= config.vocab_size())
-                throw new IllegalArgumentException("CLIP text model: token id " + ids[i] + " is outside the vocabulary (vocab_size " + config.vocab_size() + ")");
-            rows[i] = token_embedding.narrow(0, (int) ids[i], 1);
-        }
-        return be.concat(0, rows).reshape(b, n, config.hidden_size());
+    /** token_embedding[input_ids] as [B, N, D]. */
+    private Tensor embed(Tensor input_ids, long[] ids) {
+        for (long id : ids)
+            if (id < 0 || id >= config.vocab_size())
+                throw new IllegalArgumentException("CLIP text model: token id " + id + " is outside the vocabulary (vocab_size " + config.vocab_size() + ")");
+        return be.embedding(token_embedding, input_ids);
     }
 
     /**

@@ -97,7 +97,8 @@ public final class TldSampler {
         int n = x.dim(0);
         float[] levels = new float[2 * n];
         Arrays.fill(levels, (float) noiseLevel);
-        Tensor raw = model.forward(be.concat(0, x, x), Tensor.of(levels, 2 * n, 1), labelsCfg);
+        // be.run: a recording backend (TornadoVM) replays one device plan per call
+        Tensor raw = be.run(model, in -> model.forward(in[0], in[1], in[2]), be.concat(0, x, x), Tensor.of(levels, 2 * n, 1), labelsCfg);
         if (observer != null) observer.accept(new Call(call, noiseLevel, x, raw));
         return be.add(be.scale(raw.narrow(0, 0, n), (float) cfg), be.scale(raw.narrow(0, n, n), (float) (1 - cfg)));
     }

@@ -114,6 +114,22 @@ public final class CpuBackend implements Backend {
     // ---- layout
 
     @Override
+    public Tensor embedding(Tensor table, Tensor ids) {
+        if (table.rank() != 2) throw new IllegalArgumentException("embedding table must be [V, D], got " + table);
+        int v = table.dim(0), d = table.dim(1);
+        long[] idx = ids.toLongArray();
+        int[] shape = Arrays.copyOf(ids.shape(), ids.rank() + 1);
+        shape[ids.rank()] = d;
+        Tensor out = Tensor.zeros(shape);
+        float[] o = out.array();
+        for (int i = 0; i < idx.length; i++) {
+            if (idx[i] < 0 || idx[i] >= v) throw new IllegalArgumentException("embedding id " + idx[i] + " outside the table's " + v + " rows");
+            System.arraycopy(table.narrow(0, (int) idx[i], 1).contiguousF32().array(), 0, o, i * d, d);
+        }
+        return out;
+    }
+
+    @Override
     public Tensor concat(int dim, Tensor... xs) {
         int rank = xs[0].rank();
         int d = dim < 0 ? dim + rank : dim;

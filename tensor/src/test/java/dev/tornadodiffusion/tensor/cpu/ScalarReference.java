@@ -214,6 +214,17 @@ final class ScalarReference implements Backend {
     @Override public Tensor mul(Tensor a, Tensor b) { return binary(a, b, (x, y) -> x * y); }
 
     @Override
+    public Tensor embedding(Tensor table, Tensor ids) {
+        int d = table.dim(1), n = (int) ids.numel();
+        float[] o = new float[n * d];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < d; j++) o[i * d + j] = table.get((int) ids.getLongFlat(i), j);
+        int[] shape = Arrays.copyOf(ids.shape(), ids.rank() + 1);
+        shape[ids.rank()] = d;
+        return Tensor.of(o, shape);
+    }
+
+    @Override
     public Tensor concat(int dim, Tensor... xs) {
         int d = dim < 0 ? dim + xs[0].rank() : dim;
         int[] shape = xs[0].shape();

@@ -1,0 +1,466 @@
+package dev.tornadodiffusion.tensor.tornado;
+
+import dev.tornadodiffusion.tensor.Backend;
+import dev.tornadodiffusion.tensor.DType;
+import dev.tornadodiffusion.tensor.Tensor;
+import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * The TornadoVM backend: every operation is a Java kernel that TornadoVM compiles for the device.
+ *
+ * <p>Inside {@link #runAll} (record and replay) the operations of a model's forward pass are recorded into one
+ * task graph: the first call at given input shapes runs the model code twice to record (the second run tells
+ * the memory that changes from call to call, like inputs and tensors the model makes on the fly, from weights),
+ * builds the plan and executes it; later calls run the model code again only to match its operations against
+ * the recording and bind the new inputs, then execute the plan: weights stay on the device, intermediates never
+ * leave it, only the results come back. Outside {@link #runAll} each operation runs at once in a small plan of
+ * its own, cached by operation, shapes and weights (eager mode).
+ */
+public final class TornadoBackend implements Backend {
+    private static final int EAGER_PLANS = 512;
+
+    final Launch launch;
+    private final String deviceName;
+    private Recording recording;
+    private Recording.Replay replay;
+    private final Map<RunKey, Recording> plans = new HashMap<>();
+    private final Set<RunKey> unrecordable = new HashSet<>();
+    private final Map<EagerKey, Recording> eager = new LinkedHashMap<>(16, 0.75f, true);
+
+    private record RunKey(Object model, Class<?> forward, List<String> inputs) {
+        @Override public boolean equals(Object o) { return o instanceof RunKey k && model == k.model && forward == k.forward && inputs.equals(k.inputs); }
+
+        @Override public int hashCode() { return System.identityHashCode(model) * 31 + forward.hashCode() * 7 + inputs.hashCode(); }
+    }
+
+    private record EagerKey(String signature, List<Recording.LeafKey> constants) {}
+
+    public TornadoBackend() {
+        TornadoSettings.get();
+        TornadoDevice device = TornadoExecutionPlan.DEFAULT_DEVICE;
+        this.deviceName = device.getDeviceName();
+        this.launch = TornadoSettings.launch(switch (device.getDeviceType()) {
+            case GPU -> "gpu";
+            case CPU -> "cpu";
+            default -> "accelerator";
+        });
+    }
+
+    @Override public String name() { return "tornado"; }
+
+    /** The device the plans run on. */
+    public String device() { return deviceName; }
+
+    /** Forward passes recorded (and kept for replay). */
+    synchronized int recordedPlans() { return plans.size(); }
+
+    /** One-op plans of eager mode. */
+    synchronized int eagerPlans() { return eager.size(); }
+
+    // ---- record and replay
+
+    @Override
+    public synchronized Tensor[] runAll(Object model, Function<Tensor[], Tensor[]> forward, Tensor... inputs) {
+        if (recording != null || replay != null) return forward.apply(inputs);
+        List<String> shapes = new ArrayList<>();
+        for (Tensor t : inputs) shapes.add(t.dtype() + Arrays.toString(t.shape()));
+        RunKey key = new RunKey(model, forward.getClass(), shapes);
+        if (unrecordable.contains(key)) return forward.apply(inputs);
+        Recording rec = plans.get(key);
+        if (rec != null) {
+            try {
+                return replay(rec, forward, inputs);
+            } catch (Recording.Mismatch m) {
+                System.err.println("tornado: " + model.getClass().getSimpleName() + " no longer matches its recorded plan (" + m.getMessage() + "); recording again");
+                plans.remove(key);
+                rec.close();
+            }
+        }
+        try {
+            long t0 = System.nanoTime();
+            Recording first = new Recording(this, Plan.nextName());
+            record(first, forward, inputs);
+            rec = new Recording(this, Plan.nextName());
+            Tensor[] results = record(rec, forward, inputs);
+            rec.classify(first, inputs);
+            rec.build(valuesOf(results), launch);
+            Tensor[] out = rec.execute(rec.recordedBindings(), results);
+            plans.put(key, rec);
+            System.err.printf("tornado: recorded %s on %s: %d ops -> %d tasks, %.1f MB constants, %.1f MB activations; record, compile and first run %.1f s%n",
+                    model.getClass().getSimpleName(), deviceName, rec.entries.size(), rec.plan.tasks, rec.plan.constantBytes / 1e6, rec.plan.poolBytes / 1e6, (System.nanoTime() - t0) / 1e9);
+            return out;
+        } catch (IllegalStateException e) {
+            System.err.println("tornado: cannot record " + model.getClass().getSimpleName() + " (" + e.getMessage() + "); running it operation by operation");
+            unrecordable.add(key);
+            return forward.apply(inputs);
+        }
+    }
+
+    private Tensor[] record(Recording rec, Function<Tensor[], Tensor[]> forward, Tensor[] inputs) {
+        recording = rec;
+        try {
+            return finishResults(forward.apply(inputs));
+        } finally {
+            recording = null;
+        }
+    }
+
+    private Tensor[] replay(Recording rec, Function<Tensor[], Tensor[]> forward, Tensor[] inputs) {
+        Recording.Replay r = rec.new Replay();
+        replay = r;
+        Tensor[] results;
+        try {
+            results = finishResults(forward.apply(inputs));
+            r.finish();
+        } catch (IllegalStateException e) {
+            throw new Recording.Mismatch(e.getMessage());
+        } finally {
+            replay = null;
+        }
+        for (Tensor t : results)
+            if (t.pending() instanceof Value v && !rec.results.contains(v)) throw new Recording.Mismatch("the forward pass returns a value it did not return when recorded");
+        return rec.execute(r.bindings, results);
+    }
+
+    /** Results that are strided views of device values become dense values (one more recorded copy). */
+    private Tensor[] finishResults(Tensor[] results) {
+        Tensor[] out = results.clone();
+        for (int i = 0; i < out.length; i++) {
+            Tensor t = out[i];
+            if (t.pending() instanceof Value v && !(t.offset() == 0 && t.isContiguous() && t.numel() == v.numel())) out[i] = contiguous(t);
+        }
+        return out;
+    }
+
+    private static List<Value> valuesOf(Tensor[] results) {
+        List<Value> vs = new ArrayList<>();
+        for (Tensor t : results) if (t.pending() instanceof Value v) vs.add(v);
+        return vs;
+    }
+
+    /** Hands {@code op} to the recording, the replay, or runs it now (eager). */
+    private Tensor emit(Op op, int[] shape) {
+        if (recording != null) return recording.append(op, shape);
+        if (replay != null) return replay.match(op, shape);
+        return eager(op, shape);
+    }
+
+    /**
+     * Runs one op in its own plan. Heap memory is per-call data (activations, inputs); native memory (memory-mapped
+     * weights) is constant and identifies the plan, so each weight is uploaded once.
+     */
+    private synchronized Tensor eager(Op op, int[] shape) {
+        List<Recording.LeafKey> constants = new ArrayList<>();
+        for (Ref r : op.operands()) {
+            if (r == null) continue;
+            if (r.isValue()) throw new IllegalStateException("a device tensor of a finished forward pass was used outside it: " + r.value.tensor);
+            if (r.storage.base() == null) constants.add(new Recording.LeafKey(r.storage, r.raw16));
+        }
+        EagerKey key = new EagerKey(op.signature(shape), constants);
+        Recording rec = eager.get(key);
+        Map<Leaf, Tensor> bindings = new HashMap<>();
+        if (rec == null) {
+            rec = new Recording(this, Plan.nextName());
+            Tensor result = rec.append(op, shape);
+            for (Leaf l : rec.leaves.values()) l.perCall = l.storage.base() != null;
+            rec.build(List.of(op.out), launch);
+            eager.put(key, rec);
+            if (eager.size() > EAGER_PLANS) {
+                var oldest = eager.entrySet().iterator().next();
+                oldest.getValue().close();
+                eager.remove(oldest.getKey());
+            }
+            bindings = rec.recordedBindings();
+            return rec.execute(bindings, new Tensor[]{result})[0];
+        }
+        Recording.Entry e = rec.entries.getFirst();
+        Ref[] now = op.operands();
+        for (int j = 0; j < now.length; j++) if (now[j] != null && e.operands()[j].leaf.perCall) bindings.put(e.operands()[j].leaf, now[j].host);
+        return rec.execute(bindings, new Tensor[]{e.out().tensor})[0];
+    }
+
+    // ---- operand helpers
+
+    /** A ref to a dense copy of {@code t}, made on the device (recorded like any other op). */
+    private Ref gathered(Tensor t) {
+        return Ref.of(emit(new Op.Copy(0, Ref.of(t, false)), t.shape()), false);
+    }
+
+    private Ref denseRef(Tensor t, boolean raw16) {
+        Ref r = Ref.of(t, raw16);
+        return r.dense() ? r : gathered(t);
+    }
+
+    /** {@code t} [..., rows, cols] broadcast to {@code batch} as a [B, rows, cols] view, gathered if its batch dims do not merge. */
+    private Ref batched(Tensor t, int[] batch, boolean raw16) {
+        int r = t.rank();
+        int[] s = t.shape();
+        long[] st = t.strides();
+        long[] lead = Views.broadcastStrides(Arrays.copyOf(s, r - 2), Arrays.copyOf(st, r - 2), batch);
+        long[][] c = Views.coalesce(batch, lead);
+        int b = (int) Tensor.numel(batch);
+        if (c[0].length == 1) return Ref.of(t, raw16).view(0, new int[]{b, s[r - 2], s[r - 1]}, new long[]{b == 1 ? 0 : c[1][0], st[r - 2], st[r - 1]});
+        int[] full = Arrays.copyOf(batch, batch.length + 2);
+        full[batch.length] = s[r - 2];
+        full[batch.length + 1] = s[r - 1];
+        long[] fst = Arrays.copyOf(lead, lead.length + 2);
+        fst[lead.length] = st[r - 2];
+        fst[lead.length + 1] = st[r - 1];
+        Tensor dense = emit(new Op.Copy(0, Ref.of(t, false).view(0, full, fst)), full);
+        return Ref.of(dense, false).view(0, new int[]{b, s[r - 2], s[r - 1]}, new long[]{(long) s[r - 2] * s[r - 1], s[r - 1], 1});
+    }
+
+    /** {@code t} as [rows, d] rows with unit inner stride and one row stride, gathered if it is not. */
+    private Ref rows(Tensor t) {
+        int d = t.dim(-1), rows = (int) (t.numel() / d);
+        Ref r = Ref.of(t, false);
+        long[][] c = Views.coalesce(Arrays.copyOf(r.shape, r.shape.length - 1), Arrays.copyOf(r.strides, r.strides.length - 1));
+        boolean ok = (d == 1 || r.strides[r.strides.length - 1] == 1) && c[0].length == 1;
+        if (!ok) r = gathered(t);
+        long rs = ok && rows > 1 ? c[1][0] : d;
+        return r.view(0, new int[]{rows, d}, new long[]{rs, 1});
+    }
+
+    /** A 1-D weight (bias, norm scale) as a dense ref, or null. */
+    private Ref vector(Tensor t) {
+        return t == null ? null : denseRef(t, false);
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) throw new IllegalArgumentException(message);
+    }
+
+    // ---- matrix products
+
+    @Override
+    public Tensor matmul(Tensor a, Tensor b) {
+        check(a.rank() >= 2 && b.rank() >= 2, "matmul needs rank >= 2: " + a + " @ " + b);
+        int m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
+        check(b.dim(-2) == k, "matmul shapes " + Arrays.toString(a.shape()) + " @ " + Arrays.toString(b.shape()));
+        int[] batch = Views.broadcast(Arrays.copyOf(a.shape(), a.rank() - 2), Arrays.copyOf(b.shape(), b.rank() - 2));
+        int[] out = Arrays.copyOf(batch, batch.length + 2);
+        out[batch.length] = m;
+        out[batch.length + 1] = n;
+        return emit(new Op.MatMul(batched(a, batch, false), batched(b, batch, true), null), out);
+    }
+
+    @Override
+    public Tensor linear(Tensor x, Tensor weight, Tensor bias) {
+        int in = x.dim(-1), outF = weight.dim(0);
+        check(weight.rank() == 2 && weight.dim(1) == in, "linear: input " + Arrays.toString(x.shape()) + " vs weight " + Arrays.toString(weight.shape()));
+        check(bias == null || bias.numel() == outF, "linear: bias " + bias + " for " + outF + " outputs");
+        int[] shape = x.shape();
+        shape[shape.length - 1] = outF;
+        Ref rx = rows(x);
+        Ref a = rx.view(0, new int[]{1, rx.shape[0], in}, new long[]{0, rx.strides[0], 1});
+        Ref w = Ref.of(weight, true);
+        Ref b = w.view(0, new int[]{1, in, outF}, new long[]{0, w.strides[1], w.strides[0]});
+        return emit(new Op.MatMul(a, b, vector(bias)), shape);
+    }
+
+    @Override
+    public Tensor conv2d(Tensor x, Tensor weight, Tensor bias, int stride, int padding, int groups) {
+        check(x.rank() == 4 && weight.rank() == 4, "conv2d needs NCHW input and 4-D weight: " + x + ", " + weight);
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        int oc = weight.dim(0), icg = weight.dim(1), kh = weight.dim(2), kw = weight.dim(3);
+        check(c % groups == 0 && oc % groups == 0 && icg == c / groups,
+                "conv2d: input " + Arrays.toString(x.shape()) + " vs weight " + Arrays.toString(weight.shape()) + " groups " + groups);
+        check(bias == null || bias.numel() == oc, "conv2d: bias " + bias + " for " + oc + " channels");
+        int oh = (h + 2 * padding - kh) / stride + 1, ow = (w + 2 * padding - kw) / stride + 1;
+        check(oh > 0 && ow > 0, "conv2d: kernel " + kh + "x" + kw + " larger than padded input " + Arrays.toString(x.shape()));
+        boolean depthwise = icg == 1 && groups > 1;
+        return emit(new Op.Conv(denseRef(x, false), denseRef(weight, !depthwise), vector(bias), stride, padding, groups), new int[]{n, oc, oh, ow});
+    }
+
+    @Override
+    public Tensor pad2d(Tensor x, int left, int right, int top, int bottom) {
+        check(x.rank() >= 2 && left >= 0 && right >= 0 && top >= 0 && bottom >= 0, "pad2d of " + x + " by " + left + "," + right + "," + top + "," + bottom);
+        int[] s = x.shape();
+        s[s.length - 2] += top + bottom;
+        s[s.length - 1] += left + right;
+        return emit(new Op.Pad(denseRef(x, false), left, right, top, bottom), s);
+    }
+
+    @Override
+    public Tensor attention(Tensor q, Tensor k, Tensor v, int heads, boolean causal) {
+        check(q.rank() == 3 && k.rank() == 3 && v.rank() == 3, "attention needs [B, N, H*D] tensors: " + q + " " + k + " " + v);
+        int b = q.dim(0), nq = q.dim(1), nk = k.dim(1);
+        check(k.dim(0) == b && v.dim(0) == b && v.dim(1) == nk && k.dim(2) == q.dim(2) && q.dim(2) % heads == 0 && v.dim(2) % heads == 0,
+                "attention shapes q" + Arrays.toString(q.shape()) + " k" + Arrays.toString(k.shape()) + " v" + Arrays.toString(v.shape()) + " heads " + heads);
+        return emit(new Op.Attend(tokens(q), tokens(k), tokens(v), heads, causal), new int[]{b, nq, v.dim(2)});
+    }
+
+    /** A [B, N, C] view with unit channel stride, gathered if needed. */
+    private Ref tokens(Tensor t) {
+        Ref r = Ref.of(t, false);
+        return r.strides[2] == 1 || r.shape[2] == 1 ? r : gathered(t);
+    }
+
+    // ---- normalisation
+
+    @Override
+    public Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, boolean silu) {
+        check(x.rank() >= 2 && x.dim(1) % groups == 0, "group norm: " + Arrays.toString(x.shape()) + " in " + groups + " groups");
+        return emit(new Op.GroupNorm(denseRef(x, false), vector(weight), vector(bias), groups, eps, silu), x.shape());
+    }
+
+    @Override
+    public Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps) {
+        return emit(new Op.RowNorm(rows(x), vector(weight), vector(bias), eps, false), x.shape());
+    }
+
+    @Override
+    public Tensor softmax(Tensor x) {
+        return emit(new Op.RowNorm(rows(x), null, null, 0f, true), x.shape());
+    }
+
+    // ---- element-wise
+
+    private Tensor unary(Tensor x, int op, float scale) {
+        return emit(unaryOp(x, op, scale), x.shape());
+    }
+
+    private Op.Map unaryOp(Tensor x, int op, float scale) {
+        Op.Map m = new Op.Map(Ref.of(x, false), null, Elementwise.code(Elementwise.ID, Elementwise.FIRST, op), scale);
+        return mapShape(m, x.shape()) != null ? m : new Op.Map(gathered(x), null, m.code, scale);
+    }
+
+    private Tensor binary(Tensor a, Tensor b, int op) {
+        int[] shape = Views.broadcast(a.shape(), b.shape());
+        Ref ra = Ref.of(a, false), rb = Ref.of(b, false);
+        Ref va = ra.view(0, shape, Views.broadcastStrides(ra.shape, ra.strides, shape));
+        Ref vb = rb.view(0, shape, Views.broadcastStrides(rb.shape, rb.strides, shape));
+        Op.Map m = new Op.Map(va, vb, Elementwise.code(Elementwise.ID, op, Elementwise.ID), 1f);
+        if (mapShape(m, shape) == null) {
+            // more than four distinct strides: materialise both operands densely
+            Ref da = Ref.of(emit(new Op.Copy(0, va), shape), false), db = Ref.of(emit(new Op.Copy(0, vb), shape), false);
+            m = new Op.Map(da, db, m.code, 1f);
+        }
+        return emit(m, shape);
+    }
+
+    /** The map's 4-D geometry for {@code shape}, or null if its operands need more dimensions. */
+    private static long[][] mapShape(Op.Map m, int[] shape) {
+        long[] bs = m.b == null ? new long[shape.length] : m.b.strides;
+        long[][] c = Views.coalesce(shape, Views.dense(shape), m.a.strides, bs);
+        return c[0].length > 4 ? null : c;
+    }
+
+    @Override public Tensor silu(Tensor x) { return unary(x, Elementwise.SILU, 1f); }
+
+    @Override public Tensor gelu(Tensor x) { return unary(x, Elementwise.GELU, 1f); }
+
+    @Override public Tensor geluTanh(Tensor x) { return unary(x, Elementwise.GELU_TANH, 1f); }
+
+    @Override public Tensor quickGelu(Tensor x) { return unary(x, Elementwise.QUICK_GELU, 1f); }
+
+    @Override public Tensor exp(Tensor x) { return unary(x, Elementwise.EXP, 1f); }
+
+    @Override public Tensor sin(Tensor x) { return unary(x, Elementwise.SIN, 1f); }
+
+    @Override public Tensor cos(Tensor x) { return unary(x, Elementwise.COS, 1f); }
+
+    @Override
+    public Tensor clamp(Tensor x, float lo, float hi) {
+        Op.Map m = unaryOp(x, Elementwise.CLAMP, 1f);
+        m.lo = lo;
+        m.hi = hi;
+        return emit(m, x.shape());
+    }
+
+    @Override public Tensor add(Tensor a, Tensor b) { return binary(a, b, Elementwise.ADD); }
+
+    @Override public Tensor sub(Tensor a, Tensor b) { return binary(a, b, Elementwise.SUB); }
+
+    @Override public Tensor mul(Tensor a, Tensor b) { return binary(a, b, Elementwise.MUL); }
+
+    @Override public Tensor scale(Tensor x, float s) { return unary(x, Elementwise.ID, s); }
+
+    // ---- layout
+
+    @Override
+    public Tensor contiguous(Tensor x) {
+        if (x.pending() == null) return x.contiguous();
+        Ref r = Ref.of(x, false);
+        return emit(new Op.Copy(0, r), x.shape());
+    }
+
+    @Override
+    public Tensor cast(Tensor x, DType dtype) {
+        return x.pending() != null && dtype == DType.F32 ? contiguous(x) : x.to(dtype);
+    }
+
+    @Override
+    public Tensor concat(int dim, Tensor... xs) {
+        int rank = xs[0].rank();
+        int d = dim < 0 ? dim + rank : dim;
+        int[] shape = xs[0].shape();
+        int total = 0;
+        Ref[] pieces = new Ref[xs.length];
+        for (int i = 0; i < xs.length; i++) {
+            int[] s = xs[i].shape();
+            check(s.length == rank, "concat of different ranks");
+            for (int j = 0; j < rank; j++)
+                check(j == d || s[j] == shape[j], "concat along " + d + " of " + Arrays.toString(shape) + " and " + Arrays.toString(s));
+            total += s[d];
+            pieces[i] = Ref.of(xs[i], false);
+        }
+        shape[d] = total;
+        return emit(new Op.Copy(d, pieces), shape);
+    }
+
+    @Override
+    public Tensor embedding(Tensor table, Tensor ids) {
+        check(table.rank() == 2, "embedding table must be [V, D], got " + table);
+        int n = (int) ids.numel();
+        Ref r = Ref.of(ids, false);
+        long[][] c = Views.coalesce(r.shape, r.strides);
+        if (c[0].length != 1) r = gathered(ids);
+        long stride = n == 1 ? 0 : (c[0].length == 1 ? c[1][0] : 1);
+        int[] shape = Arrays.copyOf(ids.shape(), ids.rank() + 1);
+        shape[ids.rank()] = table.dim(1);
+        return emit(new Op.Gather(Ref.of(table, true), r.view(0, new int[]{n}, new long[]{stride})), shape);
+    }
+
+    @Override
+    public Tensor upsampleNearest2x(Tensor x) {
+        int[] s = x.shape();
+        int r = s.length, h = s[r - 2], w = s[r - 1];
+        int planes = (int) (x.numel() / ((long) h * w));
+        Ref src = Ref.of(x, false);
+        long[][] c = Views.coalesce(Arrays.copyOf(s, r - 2), Arrays.copyOf(src.strides, r - 2));
+        if (c[0].length != 1) src = gathered(x);
+        long ps = c[0].length == 1 ? c[1][0] : (long) h * w, hs = src.strides[r - 2], ws = src.strides[r - 1];
+        // out[p, y, i, x, j] = x[p, y, x] for the 2x2 copies i, j: one strided copy with zero strides
+        Ref view = src.view(0, new int[]{planes, h, 2, w, 2}, new long[]{ps, hs, 0, ws, 0});
+        s[r - 2] = 2 * h;
+        s[r - 1] = 2 * w;
+        return emit(new Op.Copy(0, view), s);
+    }
+
+    @Override
+    public Tensor timestepEmbedding(Tensor timesteps, int dim, boolean flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) {
+        int n = (int) timesteps.numel(), half = dim / 2;
+        // the frequencies exactly as the CPU backend computes them
+        float[] freqs = new float[half];
+        float negLog = (float) -Math.log(maxPeriod);
+        float denom = half - downscaleFreqShift;
+        for (int i = 0; i < half; i++) freqs[i] = (float) Math.exp((negLog * i) / denom);
+        Ref t = Ref.of(timesteps, false);
+        long[][] c = Views.coalesce(t.shape, t.strides);
+        if (c[0].length != 1) t = gathered(timesteps);
+        long stride = n == 1 ? 0 : (c[0].length == 1 ? c[1][0] : 1);
+        return emit(new Op.Timestep(t.view(0, new int[]{n}, new long[]{stride}), dim, flipSinToCos, scale, freqs), new int[]{n, dim});
+    }
+}

@@ -1,0 +1,75 @@
+package dev.tornadodiffusion.tensor.tornado;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+
+/**
+ * tornado.properties: the TornadoVM options this project runs with and the kernels' launch geometry per device
+ * type. The file is {@code -Dtd.tornado.properties=FILE}, else tornado.properties in the project folder
+ * ({@code td.home}, set by ./diffuse), else none (the defaults below). Keys starting with {@code tornado.} are
+ * TornadoVM options: they become system properties before TornadoVM starts, unless given on the command line.
+ */
+final class TornadoSettings {
+    private TornadoSettings() {}
+
+    private static Properties loaded;
+
+    /** Loads the file and applies its TornadoVM options; call before anything touches TornadoVM. */
+    static synchronized Properties get() {
+        if (loaded != null) return loaded;
+        Properties p = new Properties();
+        Path file = file();
+        if (file != null) {
+            try (Reader r = Files.newBufferedReader(file)) {
+                p.load(r);
+            } catch (IOException e) {
+                throw new IllegalStateException(file + ": cannot read TornadoVM settings (" + e.getMessage() + ")");
+            }
+        }
+        // bailouts would run KernelContext kernels as plain Java, where they compute garbage: always fail instead
+        p.putIfAbsent("tornado.recover.bailout", "false");
+        for (String k : p.stringPropertyNames())
+            if (k.startsWith("tornado.") && System.getProperty(k) == null) System.setProperty(k, p.getProperty(k).trim());
+        loaded = p;
+        return p;
+    }
+
+    static Path file() {
+        String explicit = System.getProperty("td.tornado.properties");
+        if (explicit != null) {
+            Path f = Path.of(explicit);
+            if (!Files.isRegularFile(f)) throw new IllegalStateException(explicit + ": no such file (given by -Dtd.tornado.properties)");
+            return f;
+        }
+        String home = System.getProperty("td.home");
+        if (home != null && Files.isRegularFile(Path.of(home, "tornado.properties"))) return Path.of(home, "tornado.properties");
+        return null;
+    }
+
+    /** The launch geometry for a device of {@code type} ("gpu", "cpu" or "accelerator"). */
+    static Launch launch(String type) {
+        Properties p = get();
+        boolean gpu = type.equals("gpu");
+        return new Launch(
+                size(p, "gemm.tile", type, gpu ? 64 : 32),
+                size(p, "gemm.micro", type, gpu ? 4 : 16),
+                size(p, "gemm.ktile", type, 16),
+                size(p, "elementwise.local", type, gpu ? 256 : 64),
+                size(p, "reduce.local", type, gpu ? 256 : 64),
+                size(p, "attention.queries", type, 64),
+                size(p, "attention.keys", type, 32));
+    }
+
+    private static int size(Properties p, String key, String type, int fallback) {
+        String v = p.getProperty(key + "." + type, p.getProperty(key));
+        if (v == null) return fallback;
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("tornado.properties: " + key + "." + type + " = '" + v + "' is not an integer");
+        }
+    }
+}
