@@ -141,7 +141,7 @@ public record UNet2DConditionConfig(
                 r.number("norm_eps", 1e-5f),
                 cross, depth, reverseDepth, heads,
                 r.bool("use_linear_projection", false),
-                r.bool("upcast_attention", false),
+                r.node("upcast_attention") != null && r.bool("upcast_attention", false),   // SDXL base has null: falsy in diffusers
                 r.optionalInteger("time_embedding_dim"),
                 r.optionalInteger("time_cond_proj_dim"),
                 addition, addTimeDim, projDim, convIn, convOut);
