@@ -100,7 +100,9 @@ public interface Backend {
      * A recording backend (TornadoVM) records the operations of the first call with given input shapes into one
      * device plan, with the weights uploaded once, and replays that plan on later calls, copying in only the
      * inputs and out only the results. So {@code forward} must compute its results from {@code inputs} and the
-     * model's weights through this backend's operations, and must not read intermediate values on the host.
+     * model's weights through this backend's operations, and must not read intermediate values on the host; it
+     * may be called more than once per call (twice when recording), so it should have no other side effects.
+     * Plans are kept per model, call site of {@code forward} and input shapes.
      */
     default Tensor[] runAll(Object model, Function<Tensor[], Tensor[]> forward, Tensor... inputs) {
         return forward.apply(inputs);

@@ -40,7 +40,6 @@ final class Plan implements AutoCloseable {
     final TornadoExecutionPlan execution;
     final int graphs, tasks;
     final long constantBytes, poolBytes;
-    long executions;
 
     private Plan(TornadoExecutionPlan execution, int graphs, int tasks, long constantBytes, long poolBytes) {
         this.execution = execution;
@@ -162,7 +161,6 @@ final class Plan implements AutoCloseable {
     void execute() {
         if (graphs == 1) execution.execute();
         else for (int k = 0; k < graphs; k++) execution.withGraph(k).execute();
-        executions++;
     }
 
     @Override

@@ -87,7 +87,7 @@ final class Recording {
         for (Tensor t : inputs) {
             if (t.pending() != null) continue;
             Ref.Storage in = Ref.Storage.of(t);
-            if (in.base() == s.base() && in.address() == s.address()) return true;
+            if (in.owner() == s.owner() && in.address() == s.address()) return true;
         }
         return false;
     }

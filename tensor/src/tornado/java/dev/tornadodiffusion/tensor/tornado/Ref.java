@@ -77,29 +77,31 @@ final class Ref {
     }
 
     /**
-     * A range of host memory: its heap array (by identity) or native address, its dtype and the element range
-     * [lo, hi] that a view reads. Equal storages are the same memory.
+     * A range of host memory: its owner (the heap array, or the scope of native memory, so that a file mapped
+     * again at the same address is other memory), address, dtype and the element range [lo, hi] that a view reads.
+     * Equal storages are the same memory.
      */
-    record Storage(Object base, long address, DType dtype, long lo, long hi) {
+    record Storage(Object owner, long address, boolean heap, DType dtype, long lo, long hi) {
         static Storage of(Tensor t) {
             MemorySegment seg = t.segment();
             long lo = t.offset(), hi = lo;
             int[] s = t.shape();
             long[] st = t.strides();
             for (int i = 0; i < s.length; i++) if (s[i] > 1) hi += (s[i] - 1) * st[i];
-            return new Storage(seg.heapBase().orElse(null), seg.address(), t.dtype(), lo, hi);
+            Object array = seg.heapBase().orElse(null);
+            return new Storage(array != null ? array : seg.scope(), seg.address(), array != null, t.dtype(), lo, hi);
         }
 
         long length() { return hi - lo + 1; }
 
         @Override
         public boolean equals(Object o) {
-            return o instanceof Storage s && base == s.base && address == s.address && dtype == s.dtype && lo == s.lo && hi == s.hi;
+            return o instanceof Storage s && owner == s.owner && address == s.address && dtype == s.dtype && lo == s.lo && hi == s.hi;
         }
 
         @Override
         public int hashCode() {
-            return System.identityHashCode(base) * 31 + Long.hashCode(address) * 17 + Long.hashCode(lo) * 7 + Long.hashCode(hi);
+            return System.identityHashCode(owner) * 31 + Long.hashCode(address) * 17 + Long.hashCode(lo) * 7 + Long.hashCode(hi);
         }
     }
 }

@@ -32,8 +32,9 @@ public final class TornadoBackend implements Backend {
 
     final Launch launch;
     private final String deviceName;
-    private Recording recording;
-    private Recording.Replay replay;
+    private Recording recording;            // set while a forward pass is recorded, by the thread in runAll
+    private Recording.Replay replay;        // set while one is replayed
+    private volatile Thread runner;         // that thread: ops of other threads run eagerly (after it)
     private final Map<RunKey, Recording> plans = new HashMap<>();
     private final Set<RunKey> unrecordable = new HashSet<>();
     private final Map<EagerKey, Recording> eager = new LinkedHashMap<>(16, 0.75f, true);
@@ -72,7 +73,7 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public synchronized Tensor[] runAll(Object model, Function<Tensor[], Tensor[]> forward, Tensor... inputs) {
-        if (recording != null || replay != null) return forward.apply(inputs);
+        if (runner == Thread.currentThread()) return forward.apply(inputs);   // nested: part of the pass being run
         List<String> shapes = new ArrayList<>();
         for (Tensor t : inputs) shapes.add(t.dtype() + Arrays.toString(t.shape()));
         RunKey key = new RunKey(model, forward.getClass(), shapes);
@@ -109,16 +110,19 @@ public final class TornadoBackend implements Backend {
 
     private Tensor[] record(Recording rec, Function<Tensor[], Tensor[]> forward, Tensor[] inputs) {
         recording = rec;
+        runner = Thread.currentThread();
         try {
             return finishResults(forward.apply(inputs));
         } finally {
             recording = null;
+            runner = null;
         }
     }
 
     private Tensor[] replay(Recording rec, Function<Tensor[], Tensor[]> forward, Tensor[] inputs) {
         Recording.Replay r = rec.new Replay();
         replay = r;
+        runner = Thread.currentThread();
         Tensor[] results;
         try {
             results = finishResults(forward.apply(inputs));
@@ -127,6 +131,7 @@ public final class TornadoBackend implements Backend {
             throw new Recording.Mismatch(e.getMessage());
         } finally {
             replay = null;
+            runner = null;
         }
         for (Tensor t : results)
             if (t.pending() instanceof Value v && !rec.results.contains(v)) throw new Recording.Mismatch("the forward pass returns a value it did not return when recorded");
@@ -151,8 +156,7 @@ public final class TornadoBackend implements Backend {
 
     /** Hands {@code op} to the recording, the replay, or runs it now (eager). */
     private Tensor emit(Op op, int[] shape) {
-        if (recording != null) return recording.append(op, shape);
-        if (replay != null) return replay.match(op, shape);
+        if (runner == Thread.currentThread()) return recording != null ? recording.append(op, shape) : replay.match(op, shape);
         return eager(op, shape);
     }
 
@@ -165,7 +169,7 @@ public final class TornadoBackend implements Backend {
         for (Ref r : op.operands()) {
             if (r == null) continue;
             if (r.isValue()) throw new IllegalStateException("a device tensor of a finished forward pass was used outside it: " + r.value.tensor);
-            if (r.storage.base() == null) constants.add(new Recording.LeafKey(r.storage, r.raw16));
+            if (!r.storage.heap()) constants.add(new Recording.LeafKey(r.storage, r.raw16));
         }
         EagerKey key = new EagerKey(op.signature(shape), constants);
         Recording rec = eager.get(key);
@@ -173,7 +177,7 @@ public final class TornadoBackend implements Backend {
         if (rec == null) {
             rec = new Recording(this, Plan.nextName());
             Tensor result = rec.append(op, shape);
-            for (Leaf l : rec.leaves.values()) l.perCall = l.storage.base() != null;
+            for (Leaf l : rec.leaves.values()) l.perCall = l.storage.heap();
             rec.build(List.of(op.out), launch);
             eager.put(key, rec);
             if (eager.size() > EAGER_PLANS) {
