@@ -1,10 +1,13 @@
 package dev.tornadodiffusion.tensor.tornado;
 
+import dev.tornadodiffusion.tensor.DType;
 import dev.tornadodiffusion.tensor.Tensor;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,20 +23,22 @@ import java.util.Set;
  * <li>{@code a * gelu(b)} (GEGLU) and other binaries of a unary map: the unary runs on the operand as it is read;
  * <li>{@code gemm(..) + r}, {@code conv(..) + r} (residuals, the broadcast time embedding), then {@code * s}:
  *     added in the GEMM's epilogue;
- * <li>{@code gemm(act(x))} (the SiLU before every time-embedding projection): applied as A is staged.
+ * <li>{@code gemm(act(x))} (the SiLU before every time-embedding projection): applied as A is staged;
+ * <li>up to three GEMMs of the same input with constant weights (attention's q, k, v projections): one GEMM over
+ *     their weights side by side, writing each block of columns to its own output.
  * </ul>
  */
 final class Fusion {
     private Fusion() {}
 
-    static List<Op> run(List<Op> recorded, List<Value> results) {
+    static List<Op> run(List<Op> recorded, List<Value> results, Recording rec) {
         List<Op> ops = deadCode(new ArrayList<>(recorded), results);
         Set<Value> keep = Collections.newSetFromMap(new IdentityHashMap<>());
         keep.addAll(results);
         Map<Value, Integer> uses = new IdentityHashMap<>();
         Map<Value, Op> producer = new IdentityHashMap<>();
         for (Op op : ops) {
-            producer.put(op.out, op);
+            for (Value v : op.outputs()) producer.put(v, op);
             for (Ref r : op.operands()) if (r != null && r.isValue()) uses.merge(r.value, 1, Integer::sum);
         }
         List<Op> out = new ArrayList<>();
@@ -49,8 +54,77 @@ final class Fusion {
             if (op instanceof Op.MatMul g) prologue(g, producer, uses, keep);
             out.add(op);
         }
+        siblings(out, keep, rec);
         // activations folded into their consumer are no longer read
         return deadCode(out, results);
+    }
+
+    /**
+     * Merges GEMMs that read the same A view and constant weights [n, k] (dense, used transposed) into the first
+     * of them: its B becomes their weights stacked into one new constant, its bias their biases (zeros where one
+     * has none), and the others' outputs its siblings. The others' values are then made earlier than before,
+     * which is safe: their inputs are the shared A (made before the first) and constants.
+     */
+    private static void siblings(List<Op> ops, Set<Value> keep, Recording rec) {
+        Map<String, List<Op.MatMul>> open = new HashMap<>();
+        List<List<Op.MatMul>> groups = new ArrayList<>();
+        Map<Object, Integer> ids = new IdentityHashMap<>();
+        for (Op op : ops) {
+            if (!(op instanceof Op.MatMul g) || g.act != Elementwise.ID || g.res != null || g.scale != 1f || keep.contains(g.out)) continue;
+            Ref b = g.b;
+            int k = b.shape[1], n = b.shape[2];
+            if (b.isValue() || b.leaf.perCall || b.shape[0] != 1 || b.strides[1] != 1 || b.strides[2] != k || b.leaf.length() < (long) n * k) continue;
+            if (g.bias != null && (g.bias.isValue() || g.bias.leaf.perCall)) continue;
+            Ref a = g.a;
+            Object source = a.isValue() ? a.value : a.leaf;
+            String key = ids.computeIfAbsent(source, x -> ids.size()) + "@" + a.offset + Arrays.toString(a.shape) + Arrays.toString(a.strides)
+                    + " " + b.raw16 + b.leaf.storage.dtype() + " n" + n;
+            List<Op.MatMul> group = open.get(key);
+            if (group == null || group.size() == 3) {
+                group = new ArrayList<>();
+                open.put(key, group);
+                groups.add(group);
+            }
+            group.add(g);
+        }
+        for (List<Op.MatMul> group : groups) {
+            if (group.size() < 2) continue;
+            Op.MatMul first = group.getFirst();
+            int k = first.b.shape[1], n = first.b.shape[2], parts = group.size();
+            DType dt = first.b.raw16 ? first.b.leaf.storage.dtype() : DType.F32;
+            Tensor weights = Tensor.zeros(dt, parts * n, k);
+            float[] biases = new float[parts * n];
+            boolean anyBias = false;
+            for (int p = 0; p < parts; p++) {
+                Op.MatMul g = group.get(p);
+                copyRows(rec.recordedHost.get(g.b.leaf), g.b, weights, (long) p * n * k, (long) n * k);
+                if (g.bias != null) {
+                    anyBias = true;
+                    Tensor bias = rec.recordedHost.get(g.bias.leaf);
+                    long lo = Ref.Storage.of(bias).lo() + g.bias.offset;
+                    for (int j = 0; j < n; j++) biases[p * n + j] = bias.dtype().read(bias.segment(), lo + j);
+                }
+            }
+            first.b = rec.constant(weights, first.b.raw16).view(0, new int[]{1, k, parts * n}, new long[]{0, 1, k});
+            first.bias = anyBias ? rec.constant(Tensor.of(biases, parts * n), false) : null;
+            first.partN = n;
+            first.siblings = new Value[parts - 1];
+            for (int p = 1; p < parts; p++) {
+                first.siblings[p - 1] = group.get(p).out;
+                ops.remove(group.get(p));
+            }
+        }
+    }
+
+    /** Copies {@code count} elements of a weight's storage from {@code r}'s offset into {@code dst} at element {@code at}, as stored. */
+    private static void copyRows(Tensor host, Ref r, Tensor dst, long at, long count) {
+        long lo = Ref.Storage.of(host).lo() + r.offset;
+        if (host.dtype() == dst.dtype()) {
+            long bytes = host.dtype().byteSize;
+            MemorySegment.copy(host.segment(), lo * bytes, dst.segment(), at * bytes, count * bytes);
+        } else {
+            for (long i = 0; i < count; i++) dst.dtype().write(dst.segment(), at + i, host.dtype().read(host.segment(), lo + i));
+        }
     }
 
     /** The op that produced v, if nothing but one op reads v and v is not a result. */
@@ -166,7 +240,7 @@ final class Fusion {
         List<Op> kept = new ArrayList<>();
         for (int i = ops.size() - 1; i >= 0; i--) {
             Op op = ops.get(i);
-            if (!live.contains(op.out)) continue;
+            if (Arrays.stream(op.outputs()).noneMatch(live::contains)) continue;
             kept.add(op);
             for (Ref r : op.operands()) if (r != null && r.isValue()) live.add(r.value);
         }

@@ -19,7 +19,7 @@ final class Gemm {
 
     // geometry
     static final int M = 0, N = 1, K = 2, A_OFF = 3, A_BS = 4, A_RS = 5, A_CS = 6, B_OFF = 7, B_BS = 8, B_RS = 9, B_CS = 10,
-            BIAS = 11, BIAS_OFF = 12, RES = 13, R_OFF = 14, R_BS = 15, R_RS = 16, R_CS = 17, GEO = 18;
+            BIAS = 11, BIAS_OFF = 12, RES = 13, R_OFF = 14, R_BS = 15, R_RS = 16, R_CS = 17, PARTS = 18, PART_N = 19, GEO = 20;
 
     /**
      * Powers of two that widen 16-bit floats with integer operations only (OpenCL devices without fp16 cannot
@@ -51,10 +51,12 @@ final class Gemm {
 
     /**
      * Launch: global (ceil(N/tile) * tile/micro, ceil(M/tile) * tile/micro, batch), local (tile/micro, tile/micro, 1).
-     * {@code b} or {@code bh} holds B (the other is a placeholder), as {@code format} says.
+     * {@code b} or {@code bh} holds B (the other is a placeholder), as {@code format} says. With PARTS > 1, B is
+     * several weights side by side (the q, k, v projections of one input) and column block p of width PART_N goes
+     * to output p: c, c1 or c2 (unused ones are placeholders).
      */
-    static void gemm(KernelContext kc, FloatArray a, FloatArray b, ShortArray bh, FloatArray tab, FloatArray bias, FloatArray res, FloatArray c,
-                     IntArray g, int tile, int micro, int ktile, int format, int act, float scale) {
+    static void gemm(KernelContext kc, FloatArray a, FloatArray b, ShortArray bh, FloatArray tab, FloatArray bias, FloatArray res,
+                     FloatArray c, FloatArray c1, FloatArray c2, IntArray g, int tile, int micro, int ktile, int format, int act, float scale) {
         int nt = tile / micro, threads = nt * nt;
         int tx = kc.localIdx, ty = kc.localIdy, z = kc.groupIdz;
         int row0 = kc.groupIdy * tile, col0 = kc.groupIdx * tile;
@@ -98,7 +100,7 @@ final class Gemm {
             }
             kc.localBarrier();
         }
-        int hasBias = g.get(BIAS), biasOff = g.get(BIAS_OFF), hasRes = g.get(RES);
+        int hasBias = g.get(BIAS), biasOff = g.get(BIAS_OFF), hasRes = g.get(RES), parts = g.get(PARTS), pn = g.get(PART_N);
         int rBase = g.get(R_OFF) + z * g.get(R_BS), rRs = g.get(R_RS), rCs = g.get(R_CS);
         for (int i = 0; i < micro; i++) {
             int row = row0 + ty + i * nt;
@@ -108,7 +110,14 @@ final class Gemm {
                     float v = acc[i * micro + j];
                     if (hasBias == 1) v += bias.get(biasOff + col);
                     if (hasRes == 1) v += res.get(rBase + row * rRs + col * rCs);
-                    c.set((z * m + row) * n + col, v * scale);
+                    v *= scale;
+                    if (parts == 1) c.set((z * m + row) * n + col, v);
+                    else {
+                        int part = col / pn, o = (z * m + row) * pn + col % pn;
+                        if (part == 0) c.set(o, v);
+                        else if (part == 1) c1.set(o, v);
+                        else c2.set(o, v);
+                    }
                 }
             }
         }

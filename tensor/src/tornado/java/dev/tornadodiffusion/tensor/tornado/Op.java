@@ -23,6 +23,9 @@ abstract class Op {
 
     abstract void emit(Plan.Builder pb);
 
+    /** The values it produces: {@link #out}, for a fused GEMM also its siblings'. */
+    Value[] outputs() { return new Value[]{out}; }
+
     /** How many tasks {@link #emit} adds. */
     int tasks() { return 1; }
 
@@ -250,6 +253,8 @@ abstract class Op {
         Ref a, b, bias, res;
         int act;
         float scale = 1f;
+        Value[] siblings = new Value[0];     // further outputs: b holds their weights after this op's, each partN wide
+        int partN;
 
         MatMul(Ref a, Ref b, Ref bias) {
             this.a = a;
@@ -268,8 +273,18 @@ abstract class Op {
         @Override String params() { return act + "," + scale; }
 
         @Override
+        Value[] outputs() {
+            Value[] all = new Value[1 + siblings.length];
+            all[0] = out;
+            System.arraycopy(siblings, 0, all, 1, siblings.length);
+            return all;
+        }
+
+        @Override
         void emit(Plan.Builder pb) {
             int[] g = new int[Gemm.GEO];
+            g[Gemm.PARTS] = 1 + siblings.length;
+            g[Gemm.PART_N] = siblings.length == 0 ? n() : partN;
             g[Gemm.M] = m();
             g[Gemm.N] = n();
             g[Gemm.K] = a.shape[2];
@@ -299,6 +314,7 @@ abstract class Op {
             pb.graph().task(t, Gemm::gemm, new KernelContext(), pb.floats(a),
                     format == Gemm.F32 ? pb.floats(b) : pb.noFloats(), format == Gemm.F32 ? pb.noShorts() : pb.shorts(b), pb.table(format),
                     bias == null ? pb.noFloats() : pb.floats(bias), res == null ? pb.noFloats() : pb.floats(res), pb.out(this),
+                    siblings.length > 0 ? siblings[0].buffer : pb.noOutput(0), siblings.length > 1 ? siblings[1].buffer : pb.noOutput(1),
                     pb.ints(g), l.tile(), l.micro(), l.ktile(), format, act, scale);
             pb.grid(t, grid3(ceilDiv(n(), l.tile()) * nt, ceilDiv(m(), l.tile()) * nt, batch(), nt, nt));
         }

@@ -67,7 +67,7 @@ final class Plan implements AutoCloseable {
         Map<Object, int[]> span = new IdentityHashMap<>();
         for (int k = 0; k < segments.size(); k++) {
             for (Op op : segments.get(k)) {
-                touch(span, op.out.buffer, k);
+                for (Value v : op.outputs()) touch(span, v.buffer, k);
                 for (Ref r : op.operands()) if (r != null) touch(span, r.isValue() ? r.value.buffer : r.leaf.buffer, k);
             }
         }
@@ -133,8 +133,9 @@ final class Plan implements AutoCloseable {
         long pool = 0;
         for (int i = 0; i < ops.size(); i++) {
             Op op = ops.get(i);
-            Value v = op.out;
-            if (v.buffer == null) {
+            Set<Value> done = Collections.newSetFromMap(new IdentityHashMap<>());
+            for (Value v : op.outputs()) {
+                if (v.buffer != null) continue;
                 int n = v.numel();
                 if (keep.contains(v)) v.buffer = new FloatArray(n);
                 else {
@@ -147,10 +148,9 @@ final class Plan implements AutoCloseable {
                         pool += 4L * n;
                     }
                 }
+                if (!last.containsKey(v)) done.add(v);
             }
-            Set<Value> done = Collections.newSetFromMap(new IdentityHashMap<>());
             for (Ref r : op.operands()) if (r != null && r.isValue() && last.get(r.value) == i) done.add(r.value);
-            if (!last.containsKey(v)) done.add(v);
             for (Value d : done)
                 if (!keep.contains(d)) free.computeIfAbsent(d.buffer.getSize(), k -> new ArrayList<>()).add(d.buffer);
         }
@@ -180,6 +180,7 @@ final class Plan implements AutoCloseable {
         final GridScheduler grids;
         final List<Object> constants = new ArrayList<>();
         private final FloatArray noFloats = new FloatArray(1);
+        private final FloatArray[] noOutput = {new FloatArray(1), new FloatArray(1)};
         private final ShortArray noShorts = new ShortArray(1);
         private final Map<Integer, FloatArray> tables = new HashMap<>();
         int tasks;
@@ -220,7 +221,15 @@ final class Plan implements AutoCloseable {
 
         FloatArray out(Op op) { return op.out.buffer; }
 
+        /** A placeholder for an unused input (never written, so every task may share it). */
         FloatArray noFloats() { return noFloats; }
+
+        /**
+         * Placeholder {@code i} for an unused output. Kernels may write it, so it is neither the input placeholder
+         * nor passed twice to one task: TornadoVM orders tasks by the arrays they read and write, and an array
+         * in two written arguments of one task (or read and written everywhere) makes its schedule cyclic.
+         */
+        FloatArray noOutput(int i) { return noOutput[i]; }
 
         ShortArray noShorts() { return noShorts; }
 

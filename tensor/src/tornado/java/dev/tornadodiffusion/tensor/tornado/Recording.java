@@ -92,6 +92,16 @@ final class Recording {
         return false;
     }
 
+    /** A ref to a new constant made from host data (a fused op's stacked weights), uploaded like the model's. */
+    Ref constant(Tensor t, boolean raw16) {
+        Ref r = Ref.of(t, raw16);
+        Leaf leaf = new Leaf(r.storage, r.raw16);
+        leaves.put(new LeafKey(r.storage, r.raw16), leaf);
+        recordedHost.put(leaf, t);
+        r.leaf = leaf;
+        return r;
+    }
+
     /** The per-call tensors of the recording pass itself, for its first execution. */
     Map<Leaf, Tensor> recordedBindings() {
         Map<Leaf, Tensor> b = new HashMap<>();
@@ -102,7 +112,7 @@ final class Recording {
     /** Builds the device plan: fusion, buffers, one task graph. Uploads nothing yet (the first execution does). */
     void build(List<Value> results, Launch launch) {
         this.results.addAll(results);
-        List<Op> exec = Fusion.run(ops, results);
+        List<Op> exec = Fusion.run(ops, results, this);
         for (Leaf l : leaves.values()) {
             if (l.buffer == null && used(l, exec)) l.allocate(recordedHost.get(l));
         }
