@@ -20,16 +20,30 @@ public final class Params {
     private final String prefix;
     private final Backend backend;
     private final Set<String> used;
+    private final Generator missing;
+
+    /** Makes the weight {@code key} at the {@code shape} a module asks for, when a model is built without a checkpoint. */
+    public interface Generator { Tensor make(String key, int[] shape); }
 
     public Params(StateDict weights, Backend backend) {
-        this(weights, "", backend, new HashSet<>());
+        this(weights, "", backend, new HashSet<>(), null);
     }
 
-    private Params(StateDict weights, String prefix, Backend backend, Set<String> used) {
+    /**
+     * Params where a key {@code weights} lacks is made by {@code missing} instead of being an error: builds a model
+     * at its real size with generated weights (the benchmarks' random models). {@code missing} should add what it makes
+     * to {@code weights}, so that {@link #checkAllUsed()} and {@link #has} see it.
+     */
+    public Params(StateDict weights, Backend backend, Generator missing) {
+        this(weights, "", backend, new HashSet<>(), missing);
+    }
+
+    private Params(StateDict weights, String prefix, Backend backend, Set<String> used, Generator missing) {
         this.weights = weights;
         this.prefix = prefix;
         this.backend = backend;
         this.used = used;
+        this.missing = missing;
     }
 
     public Backend backend() { return backend; }
@@ -38,7 +52,7 @@ public final class Params {
 
     /** The parameters under {@code prefix + name + "."}. */
     public Params child(String name) {
-        return new Params(weights, prefix + name + ".", backend, used);
+        return new Params(weights, prefix + name + ".", backend, used, missing);
     }
 
     public Params child(int index) { return child(Integer.toString(index)); }
@@ -55,8 +69,10 @@ public final class Params {
     /** The tensor {@code prefix + name}, which must have exactly {@code shape}. */
     public Tensor get(String name, int... shape) {
         String key = prefix + name;
-        if (!weights.contains(key)) throw new WeightFormatException(weights.source() + ": missing key '" + key + "'");
-        Tensor t = weights.get(key);
+        Tensor t;
+        if (weights.contains(key)) t = weights.get(key);
+        else if (missing != null) t = missing.make(key, shape.clone());
+        else throw new WeightFormatException(weights.source() + ": missing key '" + key + "'");
         if (!Arrays.equals(t.shape(), shape))
             throw new WeightFormatException(weights.source() + ": key '" + key + "' has shape " + Arrays.toString(t.shape()) + ", the config needs " + Arrays.toString(shape));
         if (!t.dtype().floating)

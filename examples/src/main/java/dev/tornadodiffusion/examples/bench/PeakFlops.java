@@ -17,19 +17,21 @@ public final class PeakFlops {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     /** Independent FMA chains: enough to cover FMA latency times the FMA ports of current cores. */
     private static final int CHAINS = 12;
+    /** Short runs, best kept: on a shared machine some of them find the cores free. */
+    private static final int TRIALS = 5;
 
     public record Estimate(double gflops, String how) {}
 
     /** Where the loop results go, so the JIT cannot drop the loop. */
     private static volatile float sink;
 
-    /** Best of three short runs on {@link Parallel#THREADS} threads. */
+    /** Best of {@link #TRIALS} short runs on {@link Parallel#THREADS} threads. */
     public static Estimate measure() {
         int threads = Parallel.THREADS;
         for (int i = 0; i < 20; i++) sink = chains(10_000);   // let the JIT compile the loop first
         long iterations = (long) (1.5e10 / (CHAINS * S.length() * 2));   // about 0.15 s per thread at 100 GFLOP/s
         double best = 0;
-        for (int trial = 0; trial < 3; trial++) {
+        for (int trial = 0; trial < TRIALS; trial++) {
             Thread[] ts = new Thread[threads];
             long t0 = System.nanoTime();
             for (int t = 0; t < threads; t++) (ts[t] = new Thread(() -> sink = chains(iterations))).start();

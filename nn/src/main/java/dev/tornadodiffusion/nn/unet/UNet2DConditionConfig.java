@@ -72,11 +72,14 @@ public record UNet2DConditionConfig(
         return layers;
     }
 
-    /** Fields diffusers defaults to a value: an explicit null would reach the constructor, where it means nothing. */
+    /**
+     * Fields diffusers defaults to a value: an explicit null would reach the constructor, where it means nothing.
+     * Not the two booleans diffusers only tests for truth: SDXL base's config.json has "upcast_attention": null.
+     */
     private static final List<String> NOT_NULL = List.of("in_channels", "out_channels", "center_input_sample", "flip_sin_to_cos",
             "freq_shift", "down_block_types", "mid_block_type", "up_block_types", "block_out_channels", "layers_per_block",
             "downsample_padding", "mid_block_scale_factor", "act_fn", "norm_num_groups", "norm_eps", "cross_attention_dim",
-            "transformer_layers_per_block", "attention_head_dim", "use_linear_projection", "upcast_attention",
+            "transformer_layers_per_block", "attention_head_dim",
             "time_embedding_type", "resnet_time_scale_shift", "attention_type", "conv_in_kernel", "conv_out_kernel");
 
     /** Parses a config.json object; {@code source} names the file in errors. */

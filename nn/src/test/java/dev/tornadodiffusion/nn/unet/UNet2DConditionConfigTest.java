@@ -10,6 +10,7 @@ import java.io.IOException;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -50,6 +51,12 @@ class UNet2DConditionConfigTest {
         assertArrayEquals(new int[] {2, 2, 2}, c.up_transformer_layers(1));
         assertArrayEquals(new int[] {2048, 2048, 2048}, c.cross_attention_dim());
         assertEquals(256, c.addition_time_embed_dim());
+    }
+
+    @Test
+    void nullUpcastAttentionIsFalseAsInTheSdxlBaseConfig() throws IOException {
+        assertFalse(parse("{\"upcast_attention\": null}").upcast_attention());
+        assertTrue(parse("{\"upcast_attention\": true}").upcast_attention());
     }
 
     @Test

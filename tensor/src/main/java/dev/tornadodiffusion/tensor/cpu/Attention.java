@@ -2,7 +2,6 @@ package dev.tornadodiffusion.tensor.cpu;
 
 import dev.tornadodiffusion.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import java.util.Arrays;
@@ -25,7 +24,7 @@ final class Attention {
     private Attention() {}
 
     /** Keys per block: whole micro-panels of the kernel's rows. */
-    private static final int BK = 48 * MR;
+    private static final int BK = 32 * MR;
     /** Lane index, for the causal mask: lanes 0..V-1 and V..2V-1. */
     private static final FloatVector IOTA = FloatVector.fromArray(S, iota(), 0), IOTA_HI = IOTA.add(V);
 
@@ -84,32 +83,36 @@ final class Attention {
     }
 
     /**
-     * Online softmax over a block of transposed scores {@code st[key][query]}: scales them, raises each
-     * query's running max, replaces scores by {@code exp(score - max)}, adds them to the running sums and
-     * rescales the output accumulated so far. With a causal mask, key {@code j} is hidden from query lane
-     * {@code i} when {@code j + shift > i} ({@code shift} = first key - first query).
+     * Online softmax over a block of transposed scores {@code st[key][query]}: raises each query's
+     * running max (kept scaled), replaces scores by {@code exp(score * scale - max)}, adds them to the
+     * running sums and rescales the output accumulated so far. With a causal mask, key {@code j} is hidden
+     * from query lane {@code i} when {@code j + shift > i} ({@code shift} = first key - first query).
+     * Scaling commutes with the max (scale > 0), so the first pass only reads.
      */
     private static void softmaxStep(float[] st, int keys, float scale, int shift, float[] max, float[] sum, float[] ot) {
-        FloatVector ninf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        FloatVector m0 = FloatVector.fromArray(S, max, 0), m1 = FloatVector.fromArray(S, max, V);
+        boolean causal = shift != Integer.MIN_VALUE;
+        FloatVector ninf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), zero = FloatVector.zero(S);
+        FloatVector r0 = ninf, r1 = ninf;
         for (int j = 0; j < keys; j++) {
-            FloatVector x0 = FloatVector.fromArray(S, st, j * NR).mul(scale), x1 = FloatVector.fromArray(S, st, j * NR + V).mul(scale);
-            if (shift != Integer.MIN_VALUE && j + shift > 0) {
-                VectorMask<Float> hidden0 = IOTA.compare(VectorOperators.LT, j + shift), hidden1 = IOTA_HI.compare(VectorOperators.LT, j + shift);
-                x0 = x0.blend(ninf, hidden0);
-                x1 = x1.blend(ninf, hidden1);
+            FloatVector x0 = FloatVector.fromArray(S, st, j * NR), x1 = FloatVector.fromArray(S, st, j * NR + V);
+            if (causal && j + shift > 0) {
+                x0 = x0.blend(ninf, IOTA.compare(VectorOperators.LT, j + shift));
+                x1 = x1.blend(ninf, IOTA_HI.compare(VectorOperators.LT, j + shift));
             }
-            x0.intoArray(st, j * NR);
-            x1.intoArray(st, j * NR + V);
-            m0 = m0.max(x0);
-            m1 = m1.max(x1);
+            r0 = r0.max(x0);
+            r1 = r1.max(x1);
         }
         FloatVector old0 = FloatVector.fromArray(S, max, 0), old1 = FloatVector.fromArray(S, max, V);
+        FloatVector m0 = old0.max(r0.mul(scale)), m1 = old1.max(r1.mul(scale));
         FloatVector c0 = VectorMath.exp(old0.sub(m0)), c1 = VectorMath.exp(old1.sub(m1));
-        FloatVector s0 = FloatVector.zero(S), s1 = s0;
+        FloatVector vs = FloatVector.broadcast(S, scale), n0 = m0.neg(), n1 = m1.neg(), s0 = zero, s1 = zero;
         for (int j = 0; j < keys; j++) {
-            FloatVector e0 = VectorMath.exp(FloatVector.fromArray(S, st, j * NR).sub(m0));
-            FloatVector e1 = VectorMath.exp(FloatVector.fromArray(S, st, j * NR + V).sub(m1));
+            FloatVector e0 = VectorMath.exp(FloatVector.fromArray(S, st, j * NR).fma(vs, n0));
+            FloatVector e1 = VectorMath.exp(FloatVector.fromArray(S, st, j * NR + V).fma(vs, n1));
+            if (causal && j + shift > 0) {
+                e0 = e0.blend(zero, IOTA.compare(VectorOperators.LT, j + shift));
+                e1 = e1.blend(zero, IOTA_HI.compare(VectorOperators.LT, j + shift));
+            }
             e0.intoArray(st, j * NR);
             e1.intoArray(st, j * NR + V);
             s0 = s0.add(e0);

@@ -2,8 +2,12 @@ package dev.tornadodiffusion.tensor.cpu;
 
 import dev.tornadodiffusion.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 
 import java.util.Arrays;
+
+import static dev.tornadodiffusion.tensor.cpu.Gemm.S;
+import static dev.tornadodiffusion.tensor.cpu.Gemm.V;
 
 /**
  * Convolution as an implicit GEMM: weights [OC, IC*KH*KW] times the {@link Im2col} view of the input,
@@ -60,40 +64,48 @@ final class Conv2d {
         return out;
     }
 
-    /** One kernel per channel, straight from the input: vectorized along output rows for stride 1. */
+    /**
+     * One kernel per channel: each plane is copied once with its zero border, then every output vector
+     * sums its kh*kw taps in a register (stride 1; other strides element by element).
+     */
     private static void depthwise(float[] in, int n, int c, int h, int w, float[] wt, int kh, int kw, int stride, int pad,
                                   float[] bias, float[] o, int oh, int ow) {
+        int ph = h + 2 * pad, pw = w + 2 * pad;
         Parallel.forRange(n * c, (p0, p1) -> {
+            float[] padded = new float[ph * pw];
             for (int plane = p0; plane < p1; plane++) {
-                int ch = plane % c, src = plane * h * w, dst = plane * oh * ow;
-                Arrays.fill(o, dst, dst + oh * ow, bias == null ? 0f : bias[ch]);
+                int ch = plane % c, src = plane * h * w, dst = plane * oh * ow, wo = ch * kh * kw;
+                for (int y = 0; y < h; y++) System.arraycopy(in, src + y * w, padded, (y + pad) * pw + pad, w);
+                float b = bias == null ? 0f : bias[ch];
                 for (int oy = 0; oy < oh; oy++) {
-                    int orow = dst + oy * ow;
-                    for (int ky = 0; ky < kh; ky++) {
-                        int iy = oy * stride - pad + ky;
-                        if (iy < 0 || iy >= h) continue;
-                        int irow = src + iy * w;
-                        for (int kx = 0; kx < kw; kx++) {
-                            float wv = wt[(ch * kh + ky) * kw + kx];
-                            // Output columns whose input column ox*stride - pad + kx lies inside the row.
-                            int lo = Math.max(0, ceilDiv(pad - kx, stride)), hi = Math.min(ow, Math.floorDiv(w - 1 + pad - kx, stride) + 1);
-                            if (stride == 1) axpy(wv, in, irow + lo - pad + kx, o, orow + lo, hi - lo);
-                            else for (int ox = lo; ox < hi; ox++) o[orow + ox] += wv * in[irow + ox * stride - pad + kx];
+                    int orow = dst + oy * ow, irow = oy * stride * pw;
+                    if (stride == 1) {
+                        int ox = 0;
+                        for (; ox <= ow - V; ox += V) {
+                            FloatVector acc = FloatVector.broadcast(S, b);
+                            for (int ky = 0; ky < kh; ky++)
+                                for (int kx = 0; kx < kw; kx++)
+                                    acc = FloatVector.fromArray(S, padded, irow + ky * pw + ox + kx).fma(FloatVector.broadcast(S, wt[wo + ky * kw + kx]), acc);
+                            acc.intoArray(o, orow + ox);
+                        }
+                        if (ox < ow) {
+                            VectorMask<Float> m = S.indexInRange(ox, ow);
+                            FloatVector acc = FloatVector.broadcast(S, b);
+                            for (int ky = 0; ky < kh; ky++)
+                                for (int kx = 0; kx < kw; kx++)
+                                    acc = FloatVector.fromArray(S, padded, irow + ky * pw + ox + kx, m).fma(FloatVector.broadcast(S, wt[wo + ky * kw + kx]), acc);
+                            acc.intoArray(o, orow + ox, m);
+                        }
+                    } else {
+                        for (int ox = 0; ox < ow; ox++) {
+                            float acc = b;
+                            for (int ky = 0; ky < kh; ky++)
+                                for (int kx = 0; kx < kw; kx++) acc = Math.fma(padded[irow + ky * pw + ox * stride + kx], wt[wo + ky * kw + kx], acc);
+                            o[orow + ox] = acc;
                         }
                     }
                 }
             }
         });
     }
-
-    /** y[yo..yo+len) += a * x[xo..xo+len). */
-    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int len) {
-        FloatVector av = FloatVector.broadcast(Gemm.S, a);
-        int i = 0;
-        for (int end = len - Gemm.V; i <= end; i += Gemm.V)
-            FloatVector.fromArray(Gemm.S, x, xo + i).fma(av, FloatVector.fromArray(Gemm.S, y, yo + i)).intoArray(y, yo + i);
-        for (; i < len; i++) y[yo + i] = Math.fma(a, x[xo + i], y[yo + i]);
-    }
-
-    private static int ceilDiv(int a, int b) { return Math.floorDiv(a + b - 1, b); }
 }

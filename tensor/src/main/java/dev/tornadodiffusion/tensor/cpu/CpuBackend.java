@@ -24,9 +24,12 @@ public final class CpuBackend implements Backend {
         Tensor out = Tensor.zeros(outShape);
         float[] c = out.array();
         int batches = (int) Tensor.numel(batch);
-        for (int bi = 0; bi < batches; bi++) {
-            Gemm.gemm(Broadcast.matrix(a, batch, bi), Broadcast.matrix(b, batch, bi), c, bi * m * n, n, false);
-        }
+        // Many small products (attention scores per head): one per task, each GEMM then runs on its task's thread.
+        int grain = batches >= 2 * Parallel.THREADS ? 1 : batches;
+        Parallel.forRange(batches, grain, (b0, b1) -> {
+            for (int bi = b0; bi < b1; bi++)
+                Gemm.gemm(Broadcast.matrix(a, batch, bi), Broadcast.matrix(b, batch, bi), c, bi * m * n, n, false);
+        });
         return out;
     }
 
@@ -96,8 +99,8 @@ public final class CpuBackend implements Backend {
     // ---- element-wise
 
     @Override public Tensor silu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.SILU, 0f); }
-    @Override public Tensor gelu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.GELU, 0f); }
-    @Override public Tensor geluTanh(Tensor x) { return Elementwise.map(x, Elementwise.Unary.GELU_TANH, 0f); }
+    @Override public Tensor gelu(Tensor x) { return Elementwise.gelu(x, false); }
+    @Override public Tensor geluTanh(Tensor x) { return Elementwise.gelu(x, true); }
     @Override public Tensor quickGelu(Tensor x) { return Elementwise.map(x, Elementwise.Unary.QUICK_GELU, 0f); }
     @Override public Tensor exp(Tensor x) { return Elementwise.mapScalar(x, Math::exp); }
     @Override public Tensor sin(Tensor x) { return Elementwise.mapScalar(x, Math::sin); }

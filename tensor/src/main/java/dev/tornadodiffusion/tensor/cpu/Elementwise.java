@@ -5,6 +5,7 @@ import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import static dev.tornadodiffusion.tensor.cpu.Gemm.S;
@@ -18,43 +19,24 @@ import static dev.tornadodiffusion.tensor.cpu.Gemm.V;
 final class Elementwise {
     private Elementwise() {}
 
-    enum Unary { SILU, GELU, GELU_TANH, QUICK_GELU, SCALE }
+    enum Unary { SILU, QUICK_GELU, SCALE }
 
     enum Binary { ADD, SUB, MUL }
 
     private static final VectorSpecies<Double> DS = Erf.DS;
-    /** Lanes V/2..V-1: where the second half of a float vector goes back after its double round trip. */
-    private static final VectorMask<Float> UPPER = VectorMask.fromLong(S, ((1L << V) - 1) & ~((1L << (V / 2)) - 1));
+    /** Floats with as many lanes as DS has doubles. */
+    private static final VectorSpecies<Float> FS = VectorSpecies.of(float.class, VectorShape.forBitSize(DS.vectorBitSize() / 2));
     private static final int GRAIN = 1 << 14;
 
-    static Tensor map(Tensor x, Unary op, float s) {
+    private interface Range { void run(float[] src, float[] dst, int from, int to); }
+
+    /** A new tensor from {@code x}, element ranges filled in parallel. */
+    private static Tensor each(Tensor x, Range range) {
         float[] src = x.contiguousF32().array();
         Tensor out = Tensor.zeros(x.shape());
         float[] dst = out.array();
-        Parallel.forRange(Gemm.ceilDiv(src.length, GRAIN), (c0, c1) -> {
-            int end = Math.min(src.length, c1 * GRAIN), i = c0 * GRAIN;
-            for (; i <= end - V; i += V) apply(op, FloatVector.fromArray(S, src, i), s).intoArray(dst, i);
-            if (i < end) {
-                VectorMask<Float> m = S.indexInRange(i, end);
-                apply(op, FloatVector.fromArray(S, src, i, m), s).intoArray(dst, i, m);
-            }
-        });
+        Parallel.forRange(Gemm.ceilDiv(src.length, GRAIN), (c0, c1) -> range.run(src, dst, c0 * GRAIN, Math.min(src.length, c1 * GRAIN)));
         return out;
-    }
-
-    private static FloatVector apply(Unary op, FloatVector v, float s) {
-        return switch (op) {
-            case SILU -> v.div(VectorMath.exp(v.neg()).add(1f));
-            case QUICK_GELU -> v.div(VectorMath.exp(v.mul(-1.702f)).add(1f));
-            case SCALE -> v.mul(s);
-            case GELU, GELU_TANH -> {
-                DoubleVector lo = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 0);
-                DoubleVector hi = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 1);
-                FloatVector a = (FloatVector) gelu(op, lo).convertShape(VectorOperators.D2F, S, 0);
-                FloatVector b = (FloatVector) gelu(op, hi).convertShape(VectorOperators.D2F, S, -1);
-                yield a.blend(b, UPPER);
-            }
-        };
     }
 
     /** Rare element-wise maps (TLD's sinusoidal embedding): scalar Math, which HotSpot keeps identical in every execution mode. */
@@ -69,21 +51,46 @@ final class Elementwise {
     }
 
     static Tensor clamp(Tensor x, float lo, float hi) {
-        float[] src = x.contiguousF32().array();
-        Tensor out = Tensor.zeros(x.shape());
-        float[] dst = out.array();
-        Parallel.forRange(Gemm.ceilDiv(src.length, GRAIN), (c0, c1) -> {
-            for (int i = c0 * GRAIN, end = Math.min(src.length, c1 * GRAIN); i < end; i++) dst[i] = Math.min(Math.max(src[i], lo), hi);
-        });
-        return out;
+        return mapScalar(x, v -> Math.min(Math.max(v, lo), hi));
+    }
+
+    static Tensor map(Tensor x, Unary op, float s) {
+        return each(x, (src, dst, from, to) -> map(op, s, src, dst, from, to));
+    }
+
+    /** GELU with erf, or with its tanh approximation. */
+    static Tensor gelu(Tensor x, boolean tanh) {
+        return each(x, (src, dst, from, to) -> gelu(tanh, src, dst, from, to));
+    }
+
+    /** One call site for the whole range (the tail is a masked vector): the op's code is inlined only once. */
+    private static void map(Unary op, float s, float[] src, float[] dst, int from, int to) {
+        for (int i = from; i < to; i += V) {
+            VectorMask<Float> m = S.indexInRange(i, to);
+            FloatVector v = FloatVector.fromArray(S, src, i, m);
+            (switch (op) {
+                case SILU -> v.div(VectorMath.exp(v.neg()).add(1f));
+                case QUICK_GELU -> v.div(VectorMath.exp(v.mul(-1.702f)).add(1f));
+                case SCALE -> v.mul(s);
+            }).intoArray(dst, i, m);
+        }
+    }
+
+    /** GELU over {@code [from, to)}, DS.length() elements at a time widened to double. */
+    private static void gelu(boolean tanh, float[] src, float[] dst, int from, int to) {
+        for (int i = from; i < to; i += FS.length()) {
+            VectorMask<Float> m = FS.indexInRange(i, to);
+            gelu(tanh, FloatVector.fromArray(FS, src, i, m)).intoArray(dst, i, m);
+        }
     }
 
     /** 0.5 x (1 + erf(x / sqrt 2)), or with tanh(sqrt(2/pi) (x + 0.044715 x^3)) in place of erf. */
-    private static DoubleVector gelu(Unary op, DoubleVector x) {
-        DoubleVector inner = op == Unary.GELU
-                ? Erf.erf(x.mul(Math.sqrt(0.5)))
-                : VectorMath.tanh(x.mul(x).mul(0.044715).mul(x).add(x).mul(Math.sqrt(2 / Math.PI)));
-        return x.mul(0.5).mul(inner.add(1));
+    private static FloatVector gelu(boolean tanh, FloatVector v) {
+        DoubleVector x = (DoubleVector) v.convertShape(VectorOperators.F2D, DS, 0);
+        DoubleVector inner = tanh
+                ? VectorMath.tanh(x.mul(x).mul(0.044715).mul(x).add(x).mul(Math.sqrt(2 / Math.PI)))
+                : Erf.erf(x.mul(Math.sqrt(0.5)));
+        return (FloatVector) x.mul(0.5).mul(inner.add(1)).convertShape(VectorOperators.D2F, FS, 0);
     }
 
     static Tensor binary(Tensor a, Tensor b, Binary op) {

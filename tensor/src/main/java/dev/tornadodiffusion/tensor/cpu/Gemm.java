@@ -118,9 +118,9 @@ public final class Gemm {
         /** C block (+)= A block · B block, in tiles over all cores; each tile runs through all of K. */
         void multiply(float[] c, int cOffset, int ldc, boolean accumulate) {
             int mPanels = mPanels(), nPanels = nPanels(), kBlocks = depth.length - 1, k = depth[kBlocks], nPad = roundUp(nc, NR);
-            // Enough tiles to keep every core busy, each at least 2 x 2 micro-tiles.
+            // Enough tiles for every core to take several, each at least 2 x 2 micro-tiles.
             int tileN = Math.min(TILE_N / NR, nPanels), tileM = Math.min(TILE_M / MR, mPanels);
-            while (ceilDiv(mPanels, tileM) * ceilDiv(nPanels, tileN) < 4 * Parallel.THREADS && (tileM > 2 || tileN > 2)) {
+            while (ceilDiv(mPanels, tileM) * ceilDiv(nPanels, tileN) < 8 * Parallel.THREADS && (tileM > 2 || tileN > 2)) {
                 if (tileM >= tileN && tileM > 2) tileM = ceilDiv(tileM, 2); else tileN = ceilDiv(tileN, 2);
             }
             int tilesM = ceilDiv(mPanels, tileM), tilesN = ceilDiv(nPanels, tileN), tm = tileM, tn = tileN;

@@ -2,6 +2,7 @@ package dev.tornadodiffusion.tensor.cpu;
 
 import dev.tornadodiffusion.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import static dev.tornadodiffusion.tensor.cpu.Gemm.S;
@@ -69,17 +70,25 @@ final class Norms {
         float[] dst = out.array();
         Parallel.forRange(rows, 16, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                int o = r * d, i = 0;
+                int o = r * d;
+                // Masked vectors cover the tail of a row: rows of 77 (text tokens) are common.
                 FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                for (int end = d - V; i <= end; i += V) vmax = vmax.max(FloatVector.fromArray(S, src, o + i));
-                float max = vmax.reduceLanes(VectorOperators.MAX);
-                for (; i < d; i++) max = Math.max(max, src[o + i]);
-                FloatVector vm = FloatVector.broadcast(S, max);
-                for (i = 0; i <= d - V; i += V) VectorMath.exp(FloatVector.fromArray(S, src, o + i).sub(vm)).intoArray(dst, o + i);
-                for (; i < d; i++) dst[o + i] = (float) Math.exp(src[o + i] - max);
-                float inv = (float) (1.0 / sum(dst, o, d, 0f));
-                for (i = 0; i <= d - V; i += V) FloatVector.fromArray(S, dst, o + i).mul(inv).intoArray(dst, o + i);
-                for (; i < d; i++) dst[o + i] *= inv;
+                for (int i = 0; i < d; i += V) {
+                    VectorMask<Float> m = S.indexInRange(i, d);
+                    vmax = vmax.lanewise(VectorOperators.MAX, FloatVector.fromArray(S, src, o + i, m), m);
+                }
+                FloatVector vm = FloatVector.broadcast(S, vmax.reduceLanes(VectorOperators.MAX)), vsum = FloatVector.zero(S);
+                for (int i = 0; i < d; i += V) {
+                    VectorMask<Float> m = S.indexInRange(i, d);
+                    FloatVector e = VectorMath.exp(FloatVector.fromArray(S, src, o + i, m).sub(vm));
+                    e.intoArray(dst, o + i, m);
+                    vsum = vsum.add(e, m);
+                }
+                float inv = (float) (1.0 / VectorMath.sum(vsum));
+                for (int i = 0; i < d; i += V) {
+                    VectorMask<Float> m = S.indexInRange(i, d);
+                    FloatVector.fromArray(S, dst, o + i, m).mul(inv).intoArray(dst, o + i, m);
+                }
             }
         });
         return out;

@@ -13,10 +13,13 @@ public final class Parallel {
 
     public interface Range { void run(int start, int end); }
 
-    /** Runs {@code body} over [0, n) split into contiguous ranges of at least {@code grain} items. */
+    /**
+     * Runs {@code body} over [0, n) split into contiguous ranges of at least {@code grain} items: up to
+     * 8 per thread, so that when another process holds a core, the free ones take over its share.
+     */
     public static void forRange(int n, int grain, Range body) {
         if (n <= 0) return;
-        int chunks = Math.max(1, Math.min(THREADS * 4, n / Math.max(1, grain)));
+        int chunks = Math.max(1, Math.min(THREADS * 8, n / Math.max(1, grain)));
         if (chunks == 1 || THREADS == 1 || ForkJoinTask.getPool() == POOL) { body.run(0, n); return; }
         POOL.invoke(new Split(body, 0, n, (n + chunks - 1) / chunks));
     }

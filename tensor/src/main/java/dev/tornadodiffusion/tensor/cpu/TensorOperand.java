@@ -41,14 +41,14 @@ final class TensorOperand implements Gemm.Operand {
     }
 
     /** The float[] behind a heap F32 tensor (any view), else null. */
-    static float[] heapArray(Tensor t) {
+    private static float[] heapArray(Tensor t) {
         if (t.dtype() != DType.F32) return null;
         MemorySegment s = t.segment();
         return s.heapBase().orElse(null) instanceof float[] a && s.address() % Float.BYTES == 0 ? a : null;
     }
 
     /** True when lanes are rows of a heap F32 array, contiguous along depth: the GEMM reads it in place. */
-    boolean rowMajorF32() { return heap != null && depthStride == 1 && laneStride <= Integer.MAX_VALUE; }
+    boolean rowMajorF32() { return heap != null && depthStride == 1; }
 
     float[] heap() { return heap; }
 

@@ -126,6 +126,8 @@ class CpuBackendTest {
         for (DType dt : new DType[]{DType.F16, DType.BF16}) {
             Tensor w = rand(r, 9, 5, 3, 3).to(dt), bias = rand(r, 9).to(dt);
             assertClose("conv2d " + dt, ref.conv2d(x, w, bias, 1, 1, 1), cpu.conv2d(x, w, bias, 1, 1, 1), 1e-5, gemmTol(45));
+            Tensor dw = rand(r, 5, 1, 3, 3).to(dt);
+            assertClose("depthwise " + dt, ref.conv2d(x, dw, null, 1, 1, 5), cpu.conv2d(x, dw, null, 1, 1, 5), 1e-5, gemmTol(9));
         }
     }
 
@@ -149,6 +151,14 @@ class CpuBackendTest {
             boolean causal = c[6] == 1;
             assertClose("attention " + Arrays.toString(c), ref.attention(q, k, v, c[3], causal), cpu.attention(q, k, v, c[3], causal), 1e-4, 1e-5);
         }
+    }
+
+    @Test
+    void attentionWithLargeScoresRescalesItsRunningSums() {
+        // Scores up to ~300: a running max that jumps between key blocks, and exp that would overflow without it.
+        Tensor q = uniform(r, -5, 5, 1, 40, 2 * 16), k = uniform(r, -5, 5, 1, 500, 2 * 16), v = rand(r, 1, 500, 2 * 16);
+        for (boolean causal : new boolean[]{false, true})
+            assertClose("attention, large scores, causal " + causal, ref.attention(q, k, v, 2, causal), cpu.attention(q, k, v, 2, causal), 1e-4, 1e-5);
     }
 
     @Test
