@@ -79,7 +79,10 @@ final class ModelBenchmarks {
         }
         Tensor te = textEmbeds, ti = timeIds;
         String shape = String.format(Locale.ROOT, "%s, sample %s, text %s", src.name(), Arrays.toString(sample.shape()), Arrays.toString(context.shape()));
-        return new Workload(shape, 0, () -> unet.forward(sample, t, context, te, ti), new Model(about(weights, src), "s/it", List.of()));
+        // through Backend.run, as the pipelines call it: a recording backend (TornadoVM) replays one plan per step
+        Tensor[] inputs = te == null ? new Tensor[]{sample, t, context} : new Tensor[]{sample, t, context, te, ti};
+        return new Workload(shape, 0, () -> be.run(unet, x -> unet.forward(x[0], x[1], x[2], x.length > 3 ? x[3] : null, x.length > 3 ? x[4] : null), inputs),
+                new Model(about(weights, src), "s/it", List.of()));
     }
 
     static Workload vae(Backend be, Args a, List<String> pos) throws IOException {
@@ -100,7 +103,7 @@ final class ModelBenchmarks {
         if (size % down != 0) throw new UsageException("--size must be a multiple of " + down + ", got " + size);
         Tensor z = random(1, batch, vae.config.latent_channels(), size / down, size / down);
         String shape = String.format(Locale.ROOT, "%s decode, latent %s -> %dx%d", src.name(), Arrays.toString(z.shape()), size, size);
-        return new Workload(shape, 0, () -> vae.decode(z), new Model(about(weights, src), "s/it", List.of()));
+        return new Workload(shape, 0, () -> be.run(vae, x -> vae.decode(x[0]), z), new Model(about(weights, src), "s/it", List.of()));
     }
 
     static Workload clip(Backend be, Args a, List<String> pos) throws IOException {
@@ -124,7 +127,7 @@ final class ModelBenchmarks {
         for (int i = 0; i < ids.length; i++) ids[i] = r.nextInt(config.vocab_size());
         Tensor input = Tensor.ofLongs(ids, batch, n);
         String shape = String.format(Locale.ROOT, "%s, input_ids [%d, %d]", src.name(), batch, n);
-        return new Workload(shape, 0, () -> clip.forward(input), new Model(about(weights, src), "s/it", List.of()));
+        return new Workload(shape, 0, () -> be.run(clip, x -> clip.forward(x[0]).last_hidden_state(), input), new Model(about(weights, src), "s/it", List.of()));
     }
 
     static Workload tld(Backend be, Args a, List<String> pos) throws IOException {
@@ -151,7 +154,7 @@ final class ModelBenchmarks {
         Tensor noise = Tensor.of(new float[batch], batch, 1);
         Arrays.fill(noise.array(), 0.5f);
         String shape = String.format(Locale.ROOT, "%s, x %s, label %s", src.name(), Arrays.toString(x.shape()), Arrays.toString(label.shape()));
-        return new Workload(shape, 0, () -> tld.forward(x, noise, label), new Model(about(weights, src), "s/it", List.of()));
+        return new Workload(shape, 0, () -> be.run(tld, in -> tld.forward(in[0], in[1], in[2]), x, noise, label), new Model(about(weights, src), "s/it", List.of()));
     }
 
     static Workload pipeline(Backend be, Args a, List<String> pos) throws IOException {
