@@ -124,6 +124,10 @@ class TornadoKernelsTest {
         close(cpu.gelu(x), tornado.gelu(x), 1e-6);
         close(cpu.geluTanh(x), tornado.geluTanh(x), 1e-6);
         close(cpu.quickGelu(x), tornado.quickGelu(x), 1e-6);
+        close(cpu.exp(x), tornado.exp(x), 1e-6);
+        close(cpu.sin(x), tornado.sin(x), 1e-6);
+        close(cpu.cos(x), tornado.cos(x), 1e-6);
+        close(cpu.clamp(x, -0.5f, 0.75f), tornado.clamp(x, -0.5f, 0.75f), 0);
     }
 
     @Test
