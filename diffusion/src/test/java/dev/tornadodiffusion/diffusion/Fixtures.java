@@ -7,6 +7,6 @@ public final class Fixtures {
     private Fixtures() {}
 
     public static Path path(String relative) {
-        return Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures")).resolve(relative);
+        return Path.of(System.getProperty("fixtures.dir", "../../shared/fixtures")).resolve(relative);
     }
 }

@@ -39,7 +39,7 @@ final class DeviceBenchCommand implements Command {
         Backend cpu = Backends.cpu(), dev = Backends.get(args.get("device", "tornado"));
         if (!args.has("no-kernels")) kernels(cpu, dev, runs);
         if (!args.has("no-unet")) {
-            Path dir = Path.of(args.get("unet", Path.of(System.getProperty("td.home", "."), "testdata", "fixtures", "unet-sd").toString()));
+            Path dir = Path.of(args.get("unet", Path.of(System.getProperty("td.home", "."), "..", "shared", "fixtures", "unet-sd").normalize().toString()));
             if (!Files.isRegularFile(dir.resolve("config.json"))) throw new UsageException("no UNet config.json in " + dir + " (give --unet DIR)");
             int[] latent = latent(args);
             unet(dir, cpu, dev, batch, latent, runs);

@@ -19,9 +19,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class BenchCommandTest {
-    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures"));
+    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../../shared/fixtures"));
     /** The bundled pipeline folder (random weights, with tokenizer and text encoder). */
-    static final Path TINY_SD = FIXTURES.resolve("../../models/tiny-sd").normalize();
+    static final Path TINY_SD = Path.of("../models/tiny-sd").toAbsolutePath().normalize();
 
     static String bench(String... args) throws Exception {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();

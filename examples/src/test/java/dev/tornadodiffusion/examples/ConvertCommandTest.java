@@ -23,7 +23,7 @@ import java.util.TreeSet;
 import static org.junit.jupiter.api.Assertions.*;
 
 class ConvertCommandTest {
-    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures"));
+    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../../shared/fixtures"));
 
     @TempDir Path dir;
 

@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** {@code diffuse generate} as README runs it: the bundled model, a PNG carrying its parameters, one-line errors. */
 class GenerateCommandTest {
-    static final Path ROOT = Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures")).resolve("../..").normalize();
+    static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
     static final Path TINY = ROOT.resolve("models/tiny-sd");
 
     record Run(int code, String out, String err) {}

@@ -15,7 +15,7 @@ import java.util.regex.Pattern;
 import static org.junit.jupiter.api.Assertions.*;
 
 class InspectCommandTest {
-    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures"));
+    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../../shared/fixtures"));
     private static final Pattern ROW = Pattern.compile("^(\\S+)\\s+(F32|F16|BF16|F64|I64|I32|I16|I8|U8|BOOL|F8_E4M3|F8_E5M2)\\s+(\\[[0-9, ]*])\\s+(\\d+)$");
 
     @TempDir Path dir;

@@ -12,7 +12,7 @@ public final class Fixtures {
     private Fixtures() { }
 
     public static Path path(String relative) {
-        return Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures")).resolve(relative);
+        return Path.of(System.getProperty("fixtures.dir", "../../shared/fixtures")).resolve(relative);
     }
 
     /** Same shape and bitwise the same values (integers compared exactly, floats by their F32 widening). */

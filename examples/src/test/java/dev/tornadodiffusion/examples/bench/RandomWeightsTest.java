@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class RandomWeightsTest {
-    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../testdata/fixtures"));
+    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../../shared/fixtures"));
     private final Backend be = Backends.cpu();
 
     /** Key -> shape of a fixture's real checkpoint, and of the same config built over random weights. */

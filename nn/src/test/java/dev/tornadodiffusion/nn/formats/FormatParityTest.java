@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The file-format cases end to end: weights from single files, torch files and LoRAs reproduce the reference outputs. */
 class FormatParityTest {
-    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "testdata/fixtures"));
+    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../shared/fixtures"));
 
     /** Every check passes and {@code expected} checks ran (outputs x weight files): nothing was silently skipped. */
     static void assertAllPass(List<Check> checks, int expected) {

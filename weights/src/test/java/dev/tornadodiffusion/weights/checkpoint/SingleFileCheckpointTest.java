@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** Key mapping of single-file checkpoints against the fixtures' source models (ckpt-sd, ckpt-sdxl). */
 class SingleFileCheckpointTest {
-    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "testdata/fixtures"));
+    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../shared/fixtures"));
 
     /** Every mapped tensor equals the source model's float32 tensor rounded to F16, and no key is missing or extra. */
     static void assertSameAsF16(StateDict mapped, StateDict source) {

@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** LoRA reading and merging against the lora-sd / lora-sdxl fixtures (merged_weights_scale_1.0 = diffusers' _fuse_lora). */
 class LoraTest {
-    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "testdata/fixtures"));
+    static final Path FIXTURES = Path.of(System.getProperty("fixtures.dir", "../shared/fixtures"));
 
     /** The base weights of each model a LoRA case patches. */
     static Map<String, Path> bases(String lcase) {
