@@ -68,6 +68,14 @@ public final class Trainer {
 
     /** Trains from the checkpoint in {@code out} if there is one, else from the task's initial weights, to {@code steps}. */
     public Result run(PrintStream log) throws IOException {
+        return run(log, s.steps());
+    }
+
+    /**
+     * Like {@link #run(PrintStream)} but stops after step {@code stopAt} (with a checkpoint there), as an interrupted
+     * run would; the schedule still spans all {@code steps}.
+     */
+    public Result run(PrintStream log, long stopAt) throws IOException {
         Files.createDirectories(out);
         Map<String, Tensor> params = trainable();
         AdamW opt = new AdamW(AdamW.Config.defaults(s.weightDecay()));
@@ -79,7 +87,7 @@ public final class Trainer {
 
         List<Double> losses = new ArrayList<>();
         long t0 = System.nanoTime(), examples = 0;
-        for (long step = start; step < s.steps(); step++) {
+        for (long step = start; step < Math.min(stopAt, s.steps()); step++) {
             tape.zeroGrad();
             double loss = 0;
             for (int micro = 0; micro < s.accumulation(); micro++) {
@@ -107,7 +115,7 @@ public final class Trainer {
                 double eta = (s.steps() - done) * (double) s.batch() * s.accumulation() / rate;
                 log.printf("%s step %d/%d  loss %.4f  lr %.2e  |g| %.3f  %.1f samples/s  ETA %s%n", task.name(), done, s.steps(), loss, lr, norm, rate, duration(eta));
             }
-            boolean checkpoint = done % s.checkpointEvery() == 0 || done == s.steps();
+            boolean checkpoint = done % s.checkpointEvery() == 0 || done == s.steps() || done == stopAt;
             boolean sample = s.sampleEvery() > 0 && (done % s.sampleEvery() == 0 || done == s.steps());
             if (checkpoint || sample) exportModel(params, ema);
             if (checkpoint) saveCheckpoint(params, opt, ema, done);
