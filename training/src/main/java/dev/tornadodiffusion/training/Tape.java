@@ -82,9 +82,9 @@ public final class Tape implements Backend {
         return parameter;
     }
 
-    /** Tracks every tensor of {@code parameters}. */
+    /** Tracks every floating tensor of {@code parameters} (integer buffers such as position ids stay constants). */
     public Parameters track(Parameters parameters) {
-        for (String k : parameters.keys()) track(parameters.get(k));
+        for (Tensor t : parameters.tensors().values()) if (t.dtype().floating) track(t);
         return parameters;
     }
 
