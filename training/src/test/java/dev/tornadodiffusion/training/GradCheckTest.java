@@ -49,7 +49,8 @@ class GradCheckTest {
         ok(check("attention self [2,5,8] h2", (be, x) -> be.attention(x[0], x[1], x[2], 2, false), random(r, 2, 5, 8), random(r, 2, 5, 8), random(r, 2, 5, 8)));
         ok(check("attention cross [2,7,12]x[2,3,*] h3", (be, x) -> be.attention(x[0], x[1], x[2], 3, false), random(r, 2, 7, 12), random(r, 2, 3, 12), random(r, 2, 3, 6)));
         ok(check("attention causal [1,6,8] h2", (be, x) -> be.attention(x[0], x[1], x[2], 2, true), random(r, 1, 6, 8), random(r, 1, 6, 8), random(r, 1, 6, 8)));
-        ok(check("attention 70 queries (2 blocks)", (be, x) -> be.attention(x[0], x[1], x[2], 1, false), uniform(r, -2, 2, 1, 70, 4), uniform(r, -2, 2, 1, 9, 4), random(r, 1, 9, 3)));
+        ok(check("attention 70 queries, 9 keys", (be, x) -> be.attention(x[0], x[1], x[2], 1, false), uniform(r, -2, 2, 1, 70, 4), uniform(r, -2, 2, 1, 9, 4), random(r, 1, 9, 3)));
+        ok(check("attention [1,9,32]x[1,40,*] h2 (dim 16)", (be, x) -> be.attention(x[0], x[1], x[2], 2, false), random(r, 1, 9, 32), random(r, 1, 40, 32), random(r, 1, 40, 32)));
         ok(check("attention causal 67 tokens", (be, x) -> be.attention(x[0], x[1], x[2], 1, true), uniform(r, -2, 2, 1, 67, 3), uniform(r, -2, 2, 1, 67, 3), random(r, 1, 67, 2)));
         // q, k, v as chunks of one projection (TLD's qkv): their gradients meet in one array
         ok(check("attention on chunks of qkv", (be, x) -> { Tensor[] c = x[0].chunk(3, 2); return be.attention(c[0], c[1], c[2], 2, false); }, random(r, 2, 4, 12)));

@@ -3,11 +3,15 @@ package dev.tornadodiffusion.tensor.cpu;
 import dev.tornadodiffusion.tensor.Backward;
 import dev.tornadodiffusion.tensor.Tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
 import java.util.Arrays;
 
 /**
- * The backward ops on all cores. Products go through the packed {@link Gemm} (convolutions as im2col GEMMs,
- * attention block by block); every reduction has a fixed order that does not depend on the thread count:
+ * The backward ops on all cores. Products go through the packed {@link Gemm} (convolutions as im2col GEMMs),
+ * attention's run as vector axpy and dot products per query, recomputing its scores; every reduction has a fixed order that does not depend on the thread count:
  * parallel work is split by what it writes, and partial sums over fixed-size chunks are added in chunk order.
  */
 public final class CpuBackward implements Backward {
@@ -17,8 +21,6 @@ public final class CpuBackward implements Backward {
     private static final int ROWS_PER_PARTIAL = 64;
     /** Floats of im2col matrix built at once by a convolution's backward pass. */
     private static final int COLUMNS = 1 << 22;
-    /** Queries per block of attention's backward pass. */
-    private static final int BQ = 64;
 
     // ---- element-wise
 
@@ -256,51 +258,94 @@ public final class CpuBackward implements Backward {
         Tensor gq = Tensor.zeros(b, nq, hq), gk = Tensor.zeros(b, nk, hq), gv = Tensor.zeros(b, nk, hv);
         float[] dQ = gq.array(), dK = gk.array(), dV = gv.array();
         float scale = (float) (1.0 / Math.sqrt(dq));
-        Tensor qt = Tensor.of(qa, b, nq, hq), kt = Tensor.of(ka, b, nk, hq), vt = Tensor.of(va, b, nk, hv), gt = Tensor.of(ga, b, nq, hv);
-        // Each (batch, head) writes its own columns of dq, dk, dv: tasks never share an output element.
+        // Each (batch, head) writes its own columns of dq, dk, dv: tasks never share an output element. Keys are the
+        // vector lanes: K, V and their gradients are held transposed ([dim][key]), so every step is an axpy or a dot.
         Parallel.forRange(b * heads, (r0, r1) -> {
-            float[] s = new float[BQ * nk], dp = new float[BQ * nk];
-            double[] delta = new double[BQ];
+            float[] kT = new float[dq * nk], vT = new float[dv * nk], dkT = new float[dq * nk], dvT = new float[dv * nk];
+            float[] p = new float[nk], ds = new float[nk];
             for (int r = r0; r < r1; r++) {
                 int bi = r / heads, h = r % heads;
-                Tensor qh = qt.select(0, bi).narrow(1, h * dq, dq), kh = kt.select(0, bi).narrow(1, h * dq, dq);
-                Tensor vh = vt.select(0, bi).narrow(1, h * dv, dv), gh = gt.select(0, bi).narrow(1, h * dv, dv);
-                for (int q0 = 0; q0 < nq; q0 += BQ) {
-                    int rows = Math.min(BQ, nq - q0), keys = causal ? Math.min(nk, q0 + rows) : nk;
+                Arrays.fill(dkT, 0f);
+                Arrays.fill(dvT, 0f);
+                for (int j = 0; j < nk; j++) {
+                    for (int c = 0; c < dq; c++) kT[c * nk + j] = ka[(bi * nk + j) * hq + h * dq + c];
+                    for (int c = 0; c < dv; c++) vT[c * nk + j] = va[(bi * nk + j) * hv + h * dv + c];
+                }
+                for (int i = 0; i < nq; i++) {
+                    int keys = causal ? Math.min(nk, i + 1) : nk, qi = (bi * nq + i) * hq + h * dq, oi = (bi * nq + i) * hv + h * dv;
                     if (keys == 0) continue;
-                    Tensor qb = qh.narrow(0, q0, rows), gb = gh.narrow(0, q0, rows), kk = kh.narrow(0, 0, keys);
-                    // 1. P = softmax(scale * Q K^T), recomputed for this block of queries.
-                    Gemm.gemm(qb, kk.transpose(0, 1), s, 0, keys, false);
-                    for (int i = 0; i < rows; i++) {
-                        int o = i * keys, visible = causal ? Math.min(keys, q0 + i + 1) : keys;
-                        float max = Float.NEGATIVE_INFINITY;
-                        for (int j = 0; j < visible; j++) max = Math.max(max, s[o + j] * scale);
-                        double sum = 0;
-                        for (int j = 0; j < visible; j++) sum += s[o + j] = (float) Math.exp(s[o + j] * scale - max);
-                        float inv = (float) (1 / sum);
-                        for (int j = 0; j < visible; j++) s[o + j] *= inv;
-                        Arrays.fill(s, o + visible, o + keys, 0f);
-                        // delta_i = dO_i . O_i
-                        int at = (bi * nq + q0 + i) * hv + h * dv;
-                        double d = 0;
-                        for (int c = 0; c < dv; c++) d += (double) ga[at + c] * oa[at + c];
-                        delta[i] = d;
+                    // 1. P = softmax(scale q K^T), recomputed for this query
+                    Arrays.fill(p, 0, keys, 0f);
+                    for (int c = 0; c < dq; c++) axpy(qa[qi + c], kT, c * nk, p, 0, keys);
+                    softmax(p, keys, scale);
+                    // 2. dP = dO V^T, delta = dO . O, dS = P (dP - delta) scale
+                    double delta = 0;
+                    for (int c = 0; c < dv; c++) delta += (double) ga[oi + c] * oa[oi + c];
+                    Arrays.fill(ds, 0, keys, 0f);
+                    for (int c = 0; c < dv; c++) axpy(ga[oi + c], vT, c * nk, ds, 0, keys);
+                    scoreGradient(p, ds, keys, (float) delta, scale);
+                    // 3. dV += P^T dO, dK += dS^T q, dQ = dS K
+                    for (int c = 0; c < dv; c++) axpy(ga[oi + c], p, 0, dvT, c * nk, keys);
+                    for (int c = 0; c < dq; c++) {
+                        axpy(qa[qi + c], ds, 0, dkT, c * nk, keys);
+                        dQ[qi + c] = (float) dot(ds, kT, c * nk, keys);
                     }
-                    Tensor p = Tensor.of(s, s.length).narrow(0, 0, rows * keys).reshape(rows, keys);
-                    // 2. dV += P^T dO
-                    Gemm.gemm(p.transpose(0, 1), gb, dV, bi * nk * hv + h * dv, hv, true);
-                    // 3. dS = P * (dO V^T - delta) * scale
-                    Gemm.gemm(gb, vh.narrow(0, 0, keys).transpose(0, 1), dp, 0, keys, false);
-                    for (int i = 0; i < rows; i++)
-                        for (int j = 0, o = i * keys; j < keys; j++) dp[o + j] = (float) (s[o + j] * (dp[o + j] - delta[i]) * scale);
-                    Tensor ds = Tensor.of(dp, dp.length).narrow(0, 0, rows * keys).reshape(rows, keys);
-                    // 4. dQ = dS K, dK += dS^T Q
-                    Gemm.gemm(ds, kk, dQ, (bi * nq + q0) * hq + h * dq, hq, false);
-                    Gemm.gemm(ds.transpose(0, 1), qb, dK, bi * nk * hq + h * dq, hq, true);
+                }
+                for (int j = 0; j < nk; j++) {
+                    for (int c = 0; c < dq; c++) dK[(bi * nk + j) * hq + h * dq + c] = dkT[c * nk + j];
+                    for (int c = 0; c < dv; c++) dV[(bi * nk + j) * hv + h * dv + c] = dvT[c * nk + j];
                 }
             }
         });
         return new Tensor[]{gq, gk, gv};
+    }
+
+    /** s[0..n) = softmax(scale * s), vectorized: the exponentials as the forward pass computes them. */
+    private static void softmax(float[] s, int n, float scale) {
+        FloatVector vmax = FloatVector.broadcast(Gemm.S, Float.NEGATIVE_INFINITY);
+        for (int i = 0; i < n; i += Gemm.V) {
+            VectorMask<Float> m = Gemm.S.indexInRange(i, n);
+            vmax = vmax.lanewise(VectorOperators.MAX, FloatVector.fromArray(Gemm.S, s, i, m).mul(scale), m);
+        }
+        FloatVector max = FloatVector.broadcast(Gemm.S, vmax.reduceLanes(VectorOperators.MAX)), sum = FloatVector.zero(Gemm.S);
+        for (int i = 0; i < n; i += Gemm.V) {
+            VectorMask<Float> m = Gemm.S.indexInRange(i, n);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(Gemm.S, s, i, m).mul(scale).sub(max));
+            e.intoArray(s, i, m);
+            sum = sum.add(e, m);
+        }
+        float inv = (float) (1 / VectorMath.sum(sum));
+        for (int i = 0; i < n; i += Gemm.V) {
+            VectorMask<Float> m = Gemm.S.indexInRange(i, n);
+            FloatVector.fromArray(Gemm.S, s, i, m).mul(inv).intoArray(s, i, m);
+        }
+    }
+
+    /** ds[0..n) = p * (ds - delta) * scale. */
+    private static void scoreGradient(float[] p, float[] ds, int n, float delta, float scale) {
+        for (int i = 0; i < n; i += Gemm.V) {
+            VectorMask<Float> m = Gemm.S.indexInRange(i, n);
+            FloatVector.fromArray(Gemm.S, ds, i, m).sub(delta).mul(FloatVector.fromArray(Gemm.S, p, i, m)).mul(scale).intoArray(ds, i, m);
+        }
+    }
+
+    /** y[yo..yo+n) += a * x[xo..xo+n). */
+    private static void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
+        FloatVector va = FloatVector.broadcast(Gemm.S, a);
+        int i = 0;
+        for (; i <= n - Gemm.V; i += Gemm.V)
+            FloatVector.fromArray(Gemm.S, x, xo + i).fma(va, FloatVector.fromArray(Gemm.S, y, yo + i)).intoArray(y, yo + i);
+        for (; i < n; i++) y[yo + i] = Math.fma(a, x[xo + i], y[yo + i]);
+    }
+
+    /** sum of x[0..n) * y[yo..yo+n): lane partial sums, added in lane order. */
+    private static double dot(float[] x, float[] y, int yo, int n) {
+        FloatVector acc = FloatVector.zero(Gemm.S);
+        int i = 0;
+        for (; i <= n - Gemm.V; i += Gemm.V) acc = FloatVector.fromArray(Gemm.S, x, i).fma(FloatVector.fromArray(Gemm.S, y, yo + i), acc);
+        double s = VectorMath.sum(acc);
+        for (; i < n; i++) s += (double) x[i] * y[yo + i];
+        return s;
     }
 
     // ---- normalisation
