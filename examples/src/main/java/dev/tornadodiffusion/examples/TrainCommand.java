@@ -30,13 +30,13 @@ final class TrainCommand implements Command {
     public String usage() {
         return "vae|sd|tld --out DIR [--data shapes|FOLDER] [--resolution 64] [--steps N] [--batch N] [--accumulate N] [--lr X] [--warmup N]"
                 + " [--weight-decay X] [--clip X] [--ema X] [--seed N] [--log-every N] [--sample-every N] [--checkpoint-every N]"
-                + " [--vae DIR] [--text-encoder DIR] [--tokenizer DIR] [--config FILE.json] [--prediction epsilon|v_prediction] [--kl X] [--crop N] [--f32]";
+                + " [--vae DIR] [--text-encoder DIR] [--tokenizer DIR] [--config FILE.json] [--prediction epsilon|v_prediction] [--kl X] [--crop N] [--init MODEL_DIR] [--freeze-text-encoder] [--f32]";
     }
 
     @Override
     public int run(String[] argv) throws Exception {
         Args a = new Args(argv, Set.of("out", "data", "resolution", "steps", "batch", "accumulate", "lr", "warmup", "weight-decay", "clip", "ema",
-                "seed", "log-every", "sample-every", "checkpoint-every", "vae", "text-encoder", "tokenizer", "config", "prediction", "kl", "size", "crop"), Set.of("f32"));
+                "seed", "log-every", "sample-every", "checkpoint-every", "vae", "text-encoder", "tokenizer", "config", "prediction", "kl", "size", "crop", "init"), Set.of("f32", "freeze-text-encoder"));
         if (a.positional().size() != 1) throw new UsageException("name one model to train: vae, sd or tld");
         String kind = a.positional().getFirst();
         if (!Set.of("vae", "sd", "tld").contains(kind)) throw new UsageException("unknown model '" + kind + "' (vae, sd or tld)");
@@ -61,18 +61,24 @@ final class TrainCommand implements Command {
             Path p = needed.equals("vae") ? vae : tokenizer;
             if (!Files.isDirectory(p)) throw new UsageException("--" + needed + " " + p + " is not a folder");
         }
+        // --init: continue from the model folder of an earlier run (its configs and weights), else start from scratch
+        Path init = a.has("init") ? Path.of(a.get("init", null)) : null;
+        if (init != null && !Files.isDirectory(init)) throw new UsageException("--init " + init + " is not a folder");
         Task task = switch (kind) {
-            case "vae" -> new VaeTask(config(a, TinyModels.vae()), new Parameters("vae"), seed, tape, a.getFloat("kl", 1e-4f), data, a.getInt("crop", 0));
+            case "vae" -> new VaeTask(init != null ? object(init.resolve("config.json")) : config(a, TinyModels.vae()), weights(init, "", "vae"),
+                    seed, tape, a.getFloat("kl", 1e-4f), data, a.getInt("crop", 0));
             case "sd" -> {
-                ObjectNode scheduler = TinyModels.scheduler();
-                scheduler.put("prediction_type", a.get("prediction", "epsilon"));
-                yield new TextToImageTask(TinyModels.textEncoder(), config(a, TinyModels.unet()), scheduler, vae, tokenizer,
-                        new Parameters("text_encoder"), new Parameters("unet"), seed, tape, 0.1);
+                ObjectNode scheduler = init != null ? object(init.resolve("scheduler/scheduler_config.json")) : TinyModels.scheduler();
+                if (a.has("prediction") || init == null) scheduler.put("prediction_type", a.get("prediction", "epsilon"));
+                yield new TextToImageTask(init != null ? object(init.resolve("text_encoder/config.json")) : TinyModels.textEncoder(),
+                        init != null ? object(init.resolve("unet/config.json")) : config(a, TinyModels.unet()), scheduler, vae, tokenizer,
+                        weights(init, "text_encoder", "text_encoder"), weights(init, "unet", "unet"), seed, tape, 0.1, !a.has("freeze-text-encoder"));
             }
             default -> {
                 Path te = Path.of(a.get("text-encoder", model.resolve("text_encoder").toString()));
                 if (!Files.isDirectory(te)) throw new UsageException("--text-encoder " + te + " is not a folder");
-                yield new TldTask(config(a, TinyModels.denoiser()), te, vae, tokenizer, new Parameters("denoiser"), seed, tape);
+                yield new TldTask(init != null ? object(init.resolve("denoiser/config.json")) : config(a, TinyModels.denoiser()), te, vae, tokenizer,
+                        weights(init, "denoiser", "denoiser"), seed, tape);
             }
         };
         long t0 = System.nanoTime();
@@ -80,6 +86,19 @@ final class TrainCommand implements Command {
         System.out.printf("train %s: %d steps in %.1f min, final loss %.4f; model at %s%n", kind, r.losses().size(), (System.nanoTime() - t0) / 60e9,
                 r.losses().isEmpty() ? Double.NaN : r.losses().getLast(), out.resolve("model"));
         return 0;
+    }
+
+    /** Trainable copies of the weights in {@code init/component}, or empty parameters (initialised from the seed) without --init. */
+    private static Parameters weights(Path init, String component, String name) throws java.io.IOException {
+        if (init == null) return new Parameters(name);
+        try (var w = dev.tornadodiffusion.weights.ModelFiles.open(component.isEmpty() ? init : init.resolve(component))) {
+            return Parameters.copyOf(w);
+        }
+    }
+
+    private static ObjectNode object(Path file) throws java.io.IOException {
+        if (!(Json.read(file) instanceof ObjectNode o)) throw new UsageException(file + " is not a JSON object");
+        return o;
     }
 
     /** The model's config: --config FILE (a diffusers / TLD config.json) or the bundled model's. */

@@ -45,9 +45,11 @@ public final class TextToImageTask extends LatentTask {
     private final float[] alphasCumprod;
     private final boolean vPrediction;
     private final double captionDropout;
+    private final boolean trainTextEncoder;
 
+    /** @param trainTextEncoder false keeps the text encoder as it is (training the UNet alone on its conditioning) */
     public TextToImageTask(ObjectNode textConfig, ObjectNode unetConfig, ObjectNode schedulerConfig, Path vaeFolder, Path tokenizerFolder,
-                           Parameters textParams, Parameters unetParams, long seed, Tape tape, double captionDropout) throws IOException {
+                           Parameters textParams, Parameters unetParams, long seed, Tape tape, double captionDropout, boolean trainTextEncoder) throws IOException {
         super(vaeFolder, tokenizerFolder, textConfig.path("max_position_embeddings").asInt(77));
         this.textConfig = textConfig;
         this.unetConfig = unetConfig;
@@ -55,6 +57,7 @@ public final class TextToImageTask extends LatentTask {
         this.textParams = textParams;
         this.unetParams = unetParams;
         this.captionDropout = captionDropout;
+        this.trainTextEncoder = trainTextEncoder;
         this.textEncoder = new ClipTextModel(ClipTextConfig.from(new JsonConfig(textConfig, "text_encoder config")),
                 new Params(textParams, tape, textParams.initializer(seed)), false);
         this.unet = new UNet2DConditionModel(UNet2DConditionConfig.fromJson(unetConfig, "unet config"),
@@ -67,8 +70,16 @@ public final class TextToImageTask extends LatentTask {
         if (!prediction.equals("epsilon") && !prediction.equals("v_prediction"))
             throw new IllegalArgumentException("scheduler prediction_type must be epsilon or v_prediction, got " + prediction);
         this.vPrediction = prediction.equals("v_prediction");
-        tape.track(textParams);
+        if (trainTextEncoder) tape.track(textParams);
         tape.track(unetParams);
+    }
+
+    @Override
+    public java.util.Set<String> frozen() {
+        if (trainTextEncoder) return java.util.Set.of();
+        java.util.Set<String> keys = new java.util.HashSet<>();
+        for (String k : textParams.keys()) keys.add("text_encoder/" + k);
+        return keys;
     }
 
     @Override public String name() { return "sd"; }
