@@ -8,7 +8,12 @@ import dev.tornadodiffusion.training.Task;
 import dev.tornadodiffusion.training.Trainer;
 import dev.tornadodiffusion.training.data.CaptionedImages;
 import dev.tornadodiffusion.training.data.ImageFolder;
+import dev.tornadodiffusion.training.data.Shapes;
 import dev.tornadodiffusion.training.data.ShapesDataset;
+import dev.tornadodiffusion.training.eval.PromptFollowing;
+import dev.tornadodiffusion.diffusion.pipelines.LoadOptions;
+import dev.tornadodiffusion.diffusion.pipelines.Pipeline;
+import dev.tornadodiffusion.tensor.cpu.CpuBackend;
 import dev.tornadodiffusion.training.tasks.TextToImageTask;
 import dev.tornadodiffusion.training.tasks.TinyModels;
 import dev.tornadodiffusion.training.tasks.TldTask;
@@ -30,13 +35,13 @@ final class TrainCommand implements Command {
     public String usage() {
         return "vae|sd|tld --out DIR [--data shapes|FOLDER] [--resolution 64] [--steps N] [--batch N] [--accumulate N] [--lr X] [--warmup N]"
                 + " [--weight-decay X] [--clip X] [--ema X] [--seed N] [--log-every N] [--sample-every N] [--checkpoint-every N]"
-                + " [--vae DIR] [--text-encoder DIR] [--tokenizer DIR] [--config FILE.json] [--prediction epsilon|v_prediction] [--kl X] [--crop N] [--init MODEL_DIR] [--freeze-text-encoder] [--f32]";
+                + " [--vae DIR] [--text-encoder DIR] [--tokenizer DIR] [--config FILE.json] [--prediction epsilon|v_prediction] [--kl X] [--crop N] [--init MODEL_DIR] [--freeze-text-encoder] [--decoder-only] [--f32]";
     }
 
     @Override
     public int run(String[] argv) throws Exception {
         Args a = new Args(argv, Set.of("out", "data", "resolution", "steps", "batch", "accumulate", "lr", "warmup", "weight-decay", "clip", "ema",
-                "seed", "log-every", "sample-every", "checkpoint-every", "vae", "text-encoder", "tokenizer", "config", "prediction", "kl", "size", "crop", "init"), Set.of("f32", "freeze-text-encoder"));
+                "seed", "log-every", "sample-every", "checkpoint-every", "vae", "text-encoder", "tokenizer", "config", "prediction", "kl", "size", "crop", "init"), Set.of("f32", "freeze-text-encoder", "decoder-only"));
         if (a.positional().size() != 1) throw new UsageException("name one model to train: vae, sd or tld");
         String kind = a.positional().getFirst();
         if (!Set.of("vae", "sd", "tld").contains(kind)) throw new UsageException("unknown model '" + kind + "' (vae, sd or tld)");
@@ -66,7 +71,7 @@ final class TrainCommand implements Command {
         if (init != null && !Files.isDirectory(init)) throw new UsageException("--init " + init + " is not a folder");
         Task task = switch (kind) {
             case "vae" -> new VaeTask(init != null ? object(init.resolve("config.json")) : config(a, TinyModels.vae()), weights(init, "", "vae"),
-                    seed, tape, a.getFloat("kl", 1e-4f), data, a.getInt("crop", 0));
+                    seed, tape, a.getFloat("kl", 1e-4f), data, a.getInt("crop", 0), a.has("decoder-only"));
             case "sd" -> {
                 ObjectNode scheduler = init != null ? object(init.resolve("scheduler/scheduler_config.json")) : TinyModels.scheduler();
                 if (a.has("prediction") || init == null) scheduler.put("prediction_type", a.get("prediction", "epsilon"));
@@ -85,6 +90,14 @@ final class TrainCommand implements Command {
         Trainer.Result r = new Trainer(task, tape, data, settings, out).run(System.out);
         System.out.printf("train %s: %d steps in %.1f min, final loss %.4f; model at %s%n", kind, r.losses().size(), (System.nanoTime() - t0) / 60e9,
                 r.losses().isEmpty() ? Double.NaN : r.losses().getLast(), out.resolve("model"));
+        if (data instanceof ShapesDataset && !kind.equals("vae")) {
+            // the prompt-following check of the test suite, on the same held-out prompts
+            var scenes = Shapes.heldOutScenes(40, 2026);
+            try (Pipeline p = Pipeline.load(out.resolve("model"), new CpuBackend(), new LoadOptions(null, null, java.util.List.of()))) {
+                PromptFollowing.Result acc = PromptFollowing.measure(p, scenes, null, 0);
+                System.out.printf("train %s: follows %d/%d held-out prompts (%.1f%%)%n", kind, acc.passed(), scenes.size(), 100 * acc.accuracy());
+            }
+        }
         return 0;
     }
 

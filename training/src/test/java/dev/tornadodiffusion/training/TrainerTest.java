@@ -34,7 +34,7 @@ class TrainerTest {
     static Trainer.Result train(Path out, int steps, int accumulation, long seed) throws Exception {
         Tape tape = Tape.cpu();
         ShapesDataset data = new ShapesDataset(seed, 64, 32, false);
-        VaeTask task = new VaeTask(tinyVae(), new Parameters("vae"), seed, tape, 1e-3, data, 0);
+        VaeTask task = new VaeTask(tinyVae(), new Parameters("vae"), seed, tape, 1e-3, data, 0, false);
         Trainer.Settings s = new Trainer.Settings(6, 2, accumulation, 3e-3, 2, 0.1, 0.01, 1.0, 0.9, 1, 0, 3, seed, DType.F32);
         // stop after `steps` by running a trainer whose schedule still spans 6 steps: the interrupted run
         Trainer.Settings stopEarly = new Trainer.Settings(6, 2, accumulation, 3e-3, 2, 0.1, 0.01, 1.0, 0.9, 1, 0, 3, seed, DType.F32);

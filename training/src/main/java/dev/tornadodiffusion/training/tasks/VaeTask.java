@@ -37,17 +37,33 @@ public final class VaeTask implements Task {
     private final double klWeight;
     private final CaptionedImages data;
     private final int crop;
+    private final boolean decoderOnly;
 
-    /** @param crop side of the random square crops trained on (0: whole images); the VAE is convolutional, crops are cheaper */
-    public VaeTask(ObjectNode config, Parameters params, long seed, Tape tape, double klWeight, CaptionedImages data, int crop) {
+    /**
+     * @param crop        side of the random square crops trained on (0: whole images); the VAE is convolutional, crops are cheaper
+     * @param decoderOnly train the decoder alone: the encoder, hence the latent space a denoiser was trained on, stays as it is
+     */
+    public VaeTask(ObjectNode config, Parameters params, long seed, Tape tape, double klWeight, CaptionedImages data, int crop, boolean decoderOnly) {
         if (crop < 0 || crop > data.resolution() || crop % 8 != 0) throw new IllegalArgumentException("--crop must be a multiple of 8 up to the resolution " + data.resolution() + ", got " + crop);
         this.config = config;
         this.data = data;
         this.crop = crop;
+        this.decoderOnly = decoderOnly;
         this.params = params;
         this.klWeight = klWeight;
         this.model = new AutoencoderKL(AutoencoderKLConfig.from(new JsonConfig(config, "vae config")), new Params(params, tape, params.initializer(seed)));
-        tape.track(params);
+        for (String k : params.keys()) if (!decoderOnly || !encoderKey(k)) tape.track(params.get(k));
+    }
+
+    private static boolean encoderKey(String k) {
+        return k.startsWith("encoder.") || k.startsWith("quant_conv.");
+    }
+
+    @Override
+    public java.util.Set<String> frozen() {
+        java.util.Set<String> keys = new java.util.HashSet<>();
+        if (decoderOnly) for (String k : params.keys()) if (encoderKey(k)) keys.add("vae/" + k);
+        return keys;
     }
 
     @Override public String name() { return "vae"; }
