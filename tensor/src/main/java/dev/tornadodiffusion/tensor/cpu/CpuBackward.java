@@ -209,19 +209,22 @@ public final class CpuBackward implements Backward {
             });
             return out;
         }
-        // Per group and chunk of images: dW_g += dy_g [ocg, images*pix] · im2col^T [images*pix, depth].
+        // Per group and chunk of images: dW_g^T [depth, ocg] += im2col [depth, images*pix] . dy_g^T; the im2col rows are
+        // the GEMM's A, read in place, so only dy (ocg wide) is packed.
         int chunk = Math.max(1, Math.min(n, COLUMNS / Math.max(1, depth * pix)));
-        float[] dyT = new float[ocg * chunk * pix], col = new float[depth * chunk * pix];
+        float[] dyT = new float[ocg * chunk * pix], col = new float[depth * chunk * pix], dwT = new float[depth * ocg];
         for (int grp = 0; grp < groups; grp++) {
             Im2col cols = new Im2col(in, c, h, w, grp * icg, kh, kw, stride, padding);
             for (int b0 = 0; b0 < n; b0 += chunk) {
                 int images = Math.min(chunk, n - b0), lanes = images * pix, lane0 = b0 * pix;
                 gatherChannels(g, oc, pix, grp * ocg, ocg, b0, images, dyT);
                 Parallel.forRange(depth, 8, (d0, d1) -> cols.pack(lane0, lanes, d0, d1 - d0, col, d0 * lanes, lanes));
-                Gemm.gemm(Tensor.of(dyT, dyT.length).narrow(0, 0, ocg * lanes).reshape(ocg, lanes),
-                        Tensor.of(col, col.length).narrow(0, 0, depth * lanes).reshape(depth, lanes).transpose(0, 1),
-                        dw, grp * ocg * depth, depth, b0 > 0);
+                Gemm.gemm(Tensor.of(col, col.length).narrow(0, 0, depth * lanes).reshape(depth, lanes),
+                        Tensor.of(dyT, dyT.length).narrow(0, 0, ocg * lanes).reshape(ocg, lanes).transpose(0, 1),
+                        dwT, 0, ocg, b0 > 0);
             }
+            for (int o = 0; o < ocg; o++)
+                for (int dd = 0; dd < depth; dd++) dw[(grp * ocg + o) * depth + dd] = dwT[dd * ocg + o];
         }
         return out;
     }
