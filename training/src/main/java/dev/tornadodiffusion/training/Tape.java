@@ -66,6 +66,13 @@ public final class Tape implements Backend {
         return new Tape(new CpuBackend(), new CpuBackward());
     }
 
+    /** A tape over {@code backend}, which must have backward ops (the CPU backend has; TornadoVM's not yet). */
+    public static Tape of(Backend backend) {
+        if (backend instanceof CpuBackend cpu) return new Tape(cpu, new CpuBackward());
+        if (backend instanceof Backward bw) return new Tape(backend, bw);
+        throw new IllegalArgumentException("training needs backward ops, which the " + backend.name() + " backend does not have yet: train on the CPU backend");
+    }
+
     /** The backend the ops run on. */
     public Backend backend() { return be; }
 

@@ -62,5 +62,7 @@ class ParametersTest {
         assertThrows(IllegalArgumentException.class, () -> tape.track(view));
         assertThrows(IllegalArgumentException.class, () -> tape.track(Tensor.zeros(DType.F16, 3)));
         assertThrows(IllegalArgumentException.class, () -> tape.backward(Tensor.scalar(1f)));
+        var e = assertThrows(IllegalArgumentException.class, () -> Tape.of(new Float64Backend()));
+        assertTrue(e.getMessage().contains("float64-reference backend"), e.getMessage());
     }
 }

@@ -3,9 +3,12 @@ package dev.tornadodiffusion.tensor.cpu;
 import dev.tornadodiffusion.tensor.Backward;
 import dev.tornadodiffusion.tensor.Tensor;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.util.Arrays;
 
@@ -31,9 +34,37 @@ public final class CpuBackward implements Backward {
         Tensor out = Tensor.zeros(x.shape());
         float[] dx = out.array();
         Parallel.forRange(Gemm.ceilDiv(xs.length, GRAIN), (c0, c1) -> {
-            for (int i = c0 * GRAIN, end = Math.min(xs.length, c1 * GRAIN); i < end; i++) dx[i] = (float) (g[i] * derivative(f, xs[i]));
+            int from = c0 * GRAIN, to = Math.min(xs.length, c1 * GRAIN);
+            switch (f) {
+                case SILU, QUICK_GELU -> sigmoidGated(f == Activation.SILU ? 1f : 1.702f, xs, g, dx, from, to);
+                case GELU -> gelu(xs, g, dx, from, to);
+                default -> { for (int i = from; i < to; i++) dx[i] = (float) (g[i] * derivative(f, xs[i])); }
+            }
         });
         return out;
+    }
+
+    /** dx = dy * d/dx (x sigmoid(a x)) = dy * s (1 + a x (1 - s)), s = sigmoid(a x): SiLU (a = 1) and QuickGELU (a = 1.702). */
+    private static void sigmoidGated(float a, float[] x, float[] g, float[] dx, int from, int to) {
+        for (int i = from; i < to; i += Gemm.V) {
+            VectorMask<Float> m = Gemm.S.indexInRange(i, to);
+            FloatVector ax = FloatVector.fromArray(Gemm.S, x, i, m).mul(a);
+            FloatVector sg = VectorMath.exp(ax.neg()).add(1f), s = FloatVector.broadcast(Gemm.S, 1f).div(sg);
+            FloatVector d = s.mul(ax.mul(s.neg().add(1f)).add(1f));
+            d.mul(FloatVector.fromArray(Gemm.S, g, i, m)).intoArray(dx, i, m);
+        }
+    }
+
+    /** dx = dy * (Phi(x) + x phi(x)) for the exact GELU, in double lanes as the forward pass. */
+    private static void gelu(float[] x, float[] g, float[] dx, int from, int to) {
+        VectorSpecies<Float> fs = VectorSpecies.of(float.class, VectorShape.forBitSize(Erf.DS.vectorBitSize() / 2));
+        for (int i = from; i < to; i += fs.length()) {
+            VectorMask<Float> m = fs.indexInRange(i, to);
+            DoubleVector v = (DoubleVector) FloatVector.fromArray(fs, x, i, m).convertShape(VectorOperators.F2D, Erf.DS, 0);
+            DoubleVector gv = (DoubleVector) FloatVector.fromArray(fs, g, i, m).convertShape(VectorOperators.F2D, Erf.DS, 0);
+            DoubleVector cdf = Erf.erf(v.mul(SQRT_HALF)).add(1).mul(0.5), pdf = VectorMath.exp(v.mul(v).mul(-0.5)).mul(INV_SQRT_2PI);
+            ((FloatVector) cdf.add(v.mul(pdf)).mul(gv).convertShape(VectorOperators.D2F, fs, 0)).intoArray(dx, i, m);
+        }
     }
 
     private static final double SQRT_HALF = Math.sqrt(0.5), INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI), SQRT_2_PI = Math.sqrt(2 / Math.PI);
@@ -170,14 +201,14 @@ public final class CpuBackward implements Backward {
 
     /** dx plane += s * (the output plane at {@code src}) placed where tap (ky, kx) read the input. */
     private static void addTap(float[] src, int so, float s, float[] dx, int xo, int h, int w, int oh, int ow, int ky, int kx, int stride, int pad) {
+        // ix = ox * stride - pad + kx lies in [0, w) for ox in [lo, hi)
+        int lo = Math.max(0, Gemm.ceilDiv(pad - kx, stride)), hi = Math.min(ow, Math.floorDiv(w - 1 + pad - kx, stride) + 1);
         for (int oy = 0; oy < oh; oy++) {
             int iy = oy * stride - pad + ky;
-            if (iy < 0 || iy >= h) continue;
-            int row = xo + iy * w, srow = so + oy * ow;
-            for (int ox = 0; ox < ow; ox++) {
-                int ix = ox * stride - pad + kx;
-                if (ix >= 0 && ix < w) dx[row + ix] += s * src[srow + ox];
-            }
+            if (iy < 0 || iy >= h || lo >= hi) continue;
+            int row = xo + iy * w - pad + kx, srow = so + oy * ow;
+            if (stride == 1) for (int ox = lo; ox < hi; ox++) dx[row + ox] += s * src[srow + ox];
+            else for (int ox = lo; ox < hi; ox++) dx[row + ox * stride] += s * src[srow + ox];
         }
     }
 
@@ -209,19 +240,22 @@ public final class CpuBackward implements Backward {
             });
             return out;
         }
-        // Per group and chunk of images: dW_g += dy_g [ocg, images*pix] · im2col^T [images*pix, depth].
+        // Per group and chunk of images: dW_g^T [depth, ocg] += im2col [depth, images*pix] . dy_g^T; the im2col rows are
+        // the GEMM's A, read in place, so only dy (ocg wide) is packed.
         int chunk = Math.max(1, Math.min(n, COLUMNS / Math.max(1, depth * pix)));
-        float[] dyT = new float[ocg * chunk * pix], col = new float[depth * chunk * pix];
+        float[] dyT = new float[ocg * chunk * pix], col = new float[depth * chunk * pix], dwT = new float[depth * ocg];
         for (int grp = 0; grp < groups; grp++) {
             Im2col cols = new Im2col(in, c, h, w, grp * icg, kh, kw, stride, padding);
             for (int b0 = 0; b0 < n; b0 += chunk) {
                 int images = Math.min(chunk, n - b0), lanes = images * pix, lane0 = b0 * pix;
                 gatherChannels(g, oc, pix, grp * ocg, ocg, b0, images, dyT);
                 Parallel.forRange(depth, 8, (d0, d1) -> cols.pack(lane0, lanes, d0, d1 - d0, col, d0 * lanes, lanes));
-                Gemm.gemm(Tensor.of(dyT, dyT.length).narrow(0, 0, ocg * lanes).reshape(ocg, lanes),
-                        Tensor.of(col, col.length).narrow(0, 0, depth * lanes).reshape(depth, lanes).transpose(0, 1),
-                        dw, grp * ocg * depth, depth, b0 > 0);
+                Gemm.gemm(Tensor.of(col, col.length).narrow(0, 0, depth * lanes).reshape(depth, lanes),
+                        Tensor.of(dyT, dyT.length).narrow(0, 0, ocg * lanes).reshape(ocg, lanes).transpose(0, 1),
+                        dwT, 0, ocg, b0 > 0);
             }
+            for (int o = 0; o < ocg; o++)
+                for (int dd = 0; dd < depth; dd++) dw[(grp * ocg + o) * depth + dd] = dwT[dd * ocg + o];
         }
         return out;
     }
@@ -364,28 +398,51 @@ public final class CpuBackward implements Backward {
                 int base = ng * len, grp = ng % groups, img = ng / groups;
                 double[] stats = meanRstd(xs, base, len, eps);
                 double mean = stats[0], rstd = stats[1], sum1 = 0, sum2 = 0;
-                // dx holds dL/dxhat (times gamma) after this pass.
+                // dx holds dL/dxhat (times gamma) after this pass; per channel {d gamma, d beta, sum dxhat, sum dxhat xhat}.
+                double[] sums = new double[4];
                 for (int ci = 0; ci < cg; ci++) {
-                    int ch = grp * cg + ci, at = base + ci * spatial;
-                    double gm = gamma == null ? 1 : gamma[ch], bt = beta == null ? 0 : beta[ch], dgm = 0, dbt = 0;
-                    for (int i = at; i < at + spatial; i++) {
-                        double xh = (xs[i] - mean) * rstd, gy = g[i];
-                        if (silu) gy *= derivative(Activation.SILU, xh * gm + bt);
-                        dgm += gy * xh;
-                        dbt += gy;
-                        double gx = gy * gm;
-                        sum1 += gx;
-                        sum2 += gx * xh;
-                        dx[i] = (float) gx;
-                    }
-                    dGamma[img * c + ch] = dgm;
-                    dBeta[img * c + ch] = dbt;
+                    int ch = grp * cg + ci;
+                    channelGradient(xs, g, dx, base + ci * spatial, spatial, (float) mean, (float) rstd,
+                            gamma == null ? 1f : gamma[ch], beta == null ? 0f : beta[ch], silu, sums);
+                    dGamma[img * c + ch] = sums[0];
+                    dBeta[img * c + ch] = sums[1];
+                    sum1 += sums[2];
+                    sum2 += sums[3];
                 }
-                double m1 = sum1 / len, m2 = sum2 / len;
-                for (int i = base; i < base + len; i++) dx[i] = (float) (rstd * (dx[i] - m1 - (xs[i] - mean) * rstd * m2));
+                float m1 = (float) (sum1 / len), m2 = (float) (sum2 / len), mf = (float) mean, rf = (float) rstd;
+                for (int i = base; i < base + len; i += Gemm.V) {
+                    VectorMask<Float> m = Gemm.S.indexInRange(i, base + len);
+                    FloatVector xh = FloatVector.fromArray(Gemm.S, xs, i, m).sub(mf).mul(rf);
+                    FloatVector.fromArray(Gemm.S, dx, i, m).sub(m1).sub(xh.mul(m2)).mul(rf).intoArray(dx, i, m);
+                }
             }
         });
         return new Tensor[]{out, weight == null ? null : sumRows(dGamma, n, c), bias == null ? null : sumRows(dBeta, n, c)};
+    }
+
+    /**
+     * One channel of a group norm's backward pass over {@code n} elements at {@code at}: writes gy * gamma (gy = dy, or
+     * dy * SiLU'(y) after the fused SiLU) to dx and returns in {@code sums} the channel's sums of gy * xhat, gy,
+     * gy * gamma and gy * gamma * xhat (vector lanes, added in lane order).
+     */
+    private static void channelGradient(float[] x, float[] g, float[] dx, int at, int n, float mean, float rstd, float gamma, float beta,
+                                        boolean silu, double[] sums) {
+        FloatVector dgm = FloatVector.zero(Gemm.S), dbt = dgm;
+        for (int i = at; i < at + n; i += Gemm.V) {
+            VectorMask<Float> m = Gemm.S.indexInRange(i, at + n);
+            FloatVector xh = FloatVector.fromArray(Gemm.S, x, i, m).sub(mean).mul(rstd), gy = FloatVector.fromArray(Gemm.S, g, i, m);
+            if (silu) {
+                FloatVector y = xh.mul(gamma).add(beta), s = FloatVector.broadcast(Gemm.S, 1f).div(VectorMath.exp(y.neg()).add(1f));
+                gy = gy.mul(s.mul(y.mul(s.neg().add(1f)).add(1f)));
+            }
+            dgm = dgm.add(gy.mul(xh));   // masked-off lanes load 0, so gy is 0 there
+            dbt = dbt.add(gy);
+            gy.mul(gamma).intoArray(dx, i, m);
+        }
+        sums[0] = VectorMath.sum(dgm);
+        sums[1] = VectorMath.sum(dbt);
+        sums[2] = sums[1] * gamma;
+        sums[3] = sums[0] * gamma;
     }
 
     @Override
