@@ -35,13 +35,13 @@ final class TrainCommand implements Command {
     public String usage() {
         return "vae|sd|tld --out DIR [--data shapes|FOLDER] [--resolution 64] [--steps N] [--batch N] [--accumulate N] [--lr X] [--warmup N]"
                 + " [--weight-decay X] [--clip X] [--ema X] [--seed N] [--log-every N] [--sample-every N] [--checkpoint-every N]"
-                + " [--vae DIR] [--text-encoder DIR] [--tokenizer DIR] [--config FILE.json] [--prediction epsilon|v_prediction] [--kl X] [--crop N] [--init MODEL_DIR] [--freeze-text-encoder] [--decoder-only] [--f32]";
+                + " [--vae DIR] [--text-encoder DIR] [--tokenizer DIR] [--config FILE.json] [--prediction epsilon|v_prediction] [--kl X] [--crop N] [--init MODEL_DIR] [--latent-cache N] [--freeze-text-encoder] [--decoder-only] [--f32]";
     }
 
     @Override
     public int run(String[] argv) throws Exception {
         Args a = new Args(argv, Set.of("out", "data", "resolution", "steps", "batch", "accumulate", "lr", "warmup", "weight-decay", "clip", "ema",
-                "seed", "log-every", "sample-every", "checkpoint-every", "vae", "text-encoder", "tokenizer", "config", "prediction", "kl", "size", "crop", "init"), Set.of("f32", "freeze-text-encoder", "decoder-only"));
+                "seed", "log-every", "sample-every", "checkpoint-every", "vae", "text-encoder", "tokenizer", "config", "prediction", "kl", "size", "crop", "init", "latent-cache"), Set.of("f32", "freeze-text-encoder", "decoder-only"));
         if (a.positional().size() != 1) throw new UsageException("name one model to train: vae, sd or tld");
         String kind = a.positional().getFirst();
         if (!Set.of("vae", "sd", "tld").contains(kind)) throw new UsageException("unknown model '" + kind + "' (vae, sd or tld)");
@@ -87,7 +87,13 @@ final class TrainCommand implements Command {
             }
         };
         long t0 = System.nanoTime();
-        Trainer.Result r = new Trainer(task, tape, data, settings, out).run(System.out);
+        CaptionedImages trainOn = data;
+        if (a.has("latent-cache")) {
+            if (!(task instanceof TextToImageTask || task instanceof TldTask)) throw new UsageException("--latent-cache is for sd and tld");
+            var frozenVae = task instanceof TextToImageTask t ? t.vae() : ((TldTask) task).vae();
+            trainOn = new dev.tornadodiffusion.training.data.LatentCache(data, frozenVae, Math.min(data.size(), a.getInt("latent-cache", 0)), System.out);
+        }
+        Trainer.Result r = new Trainer(task, tape, trainOn, settings, out).run(System.out);
         System.out.printf("train %s: %d steps in %.1f min, final loss %.4f; model at %s%n", kind, r.losses().size(), (System.nanoTime() - t0) / 60e9,
                 r.losses().isEmpty() ? Double.NaN : r.losses().getLast(), out.resolve("model"));
         if (data instanceof ShapesDataset && !kind.equals("vae")) {

@@ -5,8 +5,13 @@ import dev.tornadodiffusion.tensor.Tensor;
 /** A training set of images with captions, read by index. */
 public interface CaptionedImages {
 
-    /** One example: a [3, H, W] image in [-1, 1] (the VAE's input range) and its caption. */
-    record Example(Tensor image, String caption) {}
+    /**
+     * One example: a [3, H, W] image in [-1, 1] (the VAE's input range) and its caption; or, from a {@link LatentCache},
+     * the VAE posterior of the image ({@code posterior} [2 C, h, w]: mean then log-variance) instead of the image.
+     */
+    record Example(Tensor image, String caption, Tensor posterior) {
+        public Example(Tensor image, String caption) { this(image, caption, null); }
+    }
 
     int size();
 

@@ -13,6 +13,7 @@ import dev.tornadodiffusion.training.Grid;
 import dev.tornadodiffusion.training.Noise;
 import dev.tornadodiffusion.training.Task;
 import dev.tornadodiffusion.training.data.CaptionedImages;
+import dev.tornadodiffusion.training.data.LatentCache;
 import dev.tornadodiffusion.training.data.Shapes;
 import dev.tornadodiffusion.training.data.ShapesDataset;
 import dev.tornadodiffusion.weights.Json;
@@ -50,9 +51,18 @@ abstract class LatentTask implements Task {
         this.tokenizer = ClipTokenizer.load(tmp);
     }
 
-    /** Scaled latents of the batch's images: {@code sample(q(z|x)) * scaling_factor}. */
+    /** The frozen VAE (to build a {@link LatentCache} with). */
+    public AutoencoderKL vae() { return vae; }
+
+    /** Scaled latents of the batch's images: {@code sample(q(z|x)) * scaling_factor} (the posterior from a {@code LatentCache} when given). */
     Tensor latents(List<CaptionedImages.Example> batch, SplittableRandom random) {
-        DiagonalGaussianDistribution q = vae.encode(Noise.stack(batch));
+        DiagonalGaussianDistribution q;
+        if (batch.getFirst().posterior() != null) {
+            List<CaptionedImages.Example> posteriors = batch.stream().map(e -> new CaptionedImages.Example(e.posterior(), e.caption())).toList();
+            q = new DiagonalGaussianDistribution(Noise.stack(posteriors), new CpuBackend());
+        } else {
+            q = vae.encode(Noise.stack(batch));
+        }
         return vae.scaleLatents(q.sample(Noise.randn(random, q.mean.shape())));
     }
 
@@ -95,7 +105,7 @@ abstract class LatentTask implements Task {
     @Override
     public Tensor sampleGrid(Path folder, CaptionedImages data) throws IOException {
         List<String> prompts = new ArrayList<>();
-        if (data instanceof ShapesDataset) for (Shapes.Scene s : Shapes.heldOutScenes(8, 1)) prompts.add(s.caption());
+        if ((data instanceof LatentCache c ? c.source() : data) instanceof ShapesDataset) for (Shapes.Scene s : Shapes.heldOutScenes(8, 1)) prompts.add(s.caption());
         else for (int i = 0; i < Math.min(8, data.size()); i++) prompts.add(data.get(i).caption());
         List<Tensor> images = new ArrayList<>();
         try (Pipeline p = loadPipeline(folder)) {
