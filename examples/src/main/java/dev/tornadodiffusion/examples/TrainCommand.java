@@ -101,7 +101,8 @@ final class TrainCommand implements Command {
             var scenes = Shapes.heldOutScenes(40, 2026);
             try (Pipeline p = Pipeline.load(out.resolve("model"), new CpuBackend(), new LoadOptions(null, null, java.util.List.of()))) {
                 PromptFollowing.Result acc = PromptFollowing.measure(p, scenes, null, 0);
-                System.out.printf("train %s: follows %d/%d held-out prompts (%.1f%%)%n", kind, acc.passed(), scenes.size(), 100 * acc.accuracy());
+                System.out.printf("train %s: follows %d/%d held-out prompts (%.1f%%; background right in %.1f%%, shapes' colour and cell in %.1f%%)%n",
+                        kind, acc.passed(), scenes.size(), 100 * acc.accuracy(), 100 * acc.backgroundAccuracy(), 100 * acc.itemAccuracy());
             }
         }
         return 0;

@@ -20,16 +20,30 @@ public final class PromptFollowing {
 
     private PromptFollowing() {}
 
-    /** One prompt's outcome. */
-    public record Verdict(Shapes.Scene scene, boolean pass, Tensor image) {}
+    /** One prompt's outcome: the background cells right, the item cells right, and both ({@code pass}). */
+    public record Verdict(Shapes.Scene scene, boolean background, boolean items, Tensor image) {
+        public boolean pass() { return background && items; }
+    }
 
     /** The accuracy over prompts and each one's verdict. */
     public record Result(double accuracy, List<Verdict> verdicts) {
         public long passed() { return verdicts.stream().filter(Verdict::pass).count(); }
+
+        /** Share of pictures whose background cells are all right (items aside). */
+        public double backgroundAccuracy() { return (double) verdicts.stream().filter(Verdict::background).count() / verdicts.size(); }
+
+        /** Share of pictures whose item cells are all right (background cells aside). */
+        public double itemAccuracy() { return (double) verdicts.stream().filter(Verdict::items).count() / verdicts.size(); }
     }
 
     /** True when the [H, W, 3] image in [0, 1] shows {@code scene} (see the class comment). */
     public static boolean follows(Shapes.Scene scene, Tensor imageHWC) {
+        boolean[] parts = check(scene, imageHWC);
+        return parts[0] && parts[1];
+    }
+
+    /** {background cells right, item cells right}. */
+    static boolean[] check(Shapes.Scene scene, Tensor imageHWC) {
         int h = imageHWC.dim(0), w = imageHWC.dim(1);
         int n = Shapes.Colour.values().length;
         int[][] counts = new int[9][n];
@@ -46,17 +60,18 @@ public final class PromptFollowing {
         Shapes.Colour[] want = new Shapes.Colour[9];
         for (Shapes.Item it : scene.items()) want[it.position().row * 3 + it.position().col] = it.colour();
         int bg = scene.background().ordinal();
+        boolean background = true, items = true;
         for (int cell = 0; cell < 9; cell++) {
             int[] c = counts[cell];
             if (want[cell] == null) {
-                if (c[bg] < MIN_BACKGROUND * area[cell]) return false;
+                if (c[bg] < MIN_BACKGROUND * area[cell]) background = false;
                 continue;
             }
             int item = want[cell].ordinal();
-            if (c[item] < MIN_ITEM * area[cell]) return false;
-            for (int k = 0; k < n; k++) if (k != item && k != bg && c[k] >= c[item]) return false;
+            if (c[item] < MIN_ITEM * area[cell]) items = false;
+            for (int k = 0; k < n; k++) if (k != item && k != bg && c[k] >= c[item]) items = false;
         }
-        return true;
+        return new boolean[]{background, items};
     }
 
     /**
@@ -69,7 +84,8 @@ public final class PromptFollowing {
             Shapes.Scene s = scenes.get(i);
             GenerationRequest r = GenerationRequest.builder(s.caption()).steps(steps).seed(seed + i).build();
             Tensor img = pipeline.generate(r, Progress.NONE).image(0);
-            verdicts.add(new Verdict(s, follows(s, img), img));
+            boolean[] parts = check(s, img);
+            verdicts.add(new Verdict(s, parts[0], parts[1], img));
         }
         long pass = verdicts.stream().filter(Verdict::pass).count();
         return new Result(scenes.isEmpty() ? 0 : (double) pass / scenes.size(), verdicts);
