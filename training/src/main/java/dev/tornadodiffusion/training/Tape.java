@@ -183,12 +183,19 @@ public final class Tape implements Backend {
         return out;
     }
 
-    /** Adds {@code g} (dense, {@code view}'s shape) into the gradient of the array {@code view} looks at; nothing when untracked. */
+    /**
+     * Adds {@code g} ({@code view}'s shape) into the gradient of the array {@code view} looks at; nothing when untracked.
+     * Every pullback hands over a gradient no one else holds, so the first one for a whole array becomes its gradient.
+     */
     private void accumulate(Tensor view, Tensor g) {
         Node n = view == null ? null : nodes.get(storage(view));
         if (n == null) return;
         if (!view.sameShape(g)) throw new IllegalStateException("gradient " + g + " for " + view);
         float[] src = g.contiguousF32().array();
+        if (n.grad == null && src.length == n.values.length && view.isDenseHeapF32()) {
+            n.grad = src;
+            return;
+        }
         if (n.grad == null) n.grad = new float[n.values.length];
         float[] dst = n.grad;
         long base = view.segment().address() / Float.BYTES;
