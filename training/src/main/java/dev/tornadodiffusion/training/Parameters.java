@@ -35,14 +35,14 @@ public final class Parameters implements StateDict {
         Parameters p = new Parameters(weights.source());
         for (String k : weights.keys()) {
             Tensor t = weights.get(k);
-            p.tensors.put(k, t.dtype().floating ? t.to(DType.F32) : t.contiguous());
+            p.put(k, t);
         }
         return p;
     }
 
-    /** Adds or replaces {@code key} by a dense F32 copy of {@code t}. */
+    /** Adds or replaces {@code key} by a dense copy of {@code t}: F32 for a floating tensor, an integer buffer (position ids) as it is. */
     public Tensor put(String key, Tensor t) {
-        Tensor c = t.to(DType.F32);
+        Tensor c = t.dtype().floating ? t.to(DType.F32) : t.contiguous();
         tensors.put(key, c);
         return c;
     }

@@ -183,12 +183,19 @@ public final class Tape implements Backend {
         return out;
     }
 
-    /** Adds {@code g} (dense, {@code view}'s shape) into the gradient of the array {@code view} looks at; nothing when untracked. */
+    /**
+     * Adds {@code g} ({@code view}'s shape) into the gradient of the array {@code view} looks at; nothing when untracked.
+     * Every pullback hands over a gradient no one else holds, so the first one for a whole array becomes its gradient.
+     */
     private void accumulate(Tensor view, Tensor g) {
         Node n = view == null ? null : nodes.get(storage(view));
         if (n == null) return;
         if (!view.sameShape(g)) throw new IllegalStateException("gradient " + g + " for " + view);
         float[] src = g.contiguousF32().array();
+        if (n.grad == null && src.length == n.values.length && view.isDenseHeapF32()) {
+            n.grad = src;
+            return;
+        }
         if (n.grad == null) n.grad = new float[n.values.length];
         float[] dst = n.grad;
         long base = view.segment().address() / Float.BYTES;
@@ -211,8 +218,6 @@ public final class Tape implements Backend {
         }
     }
 
-    private boolean needs(Tensor t) { return requiresGrad(t); }
-
     // ---- ops
 
     @Override public String name() { return be.name() + "+tape"; }
@@ -222,8 +227,8 @@ public final class Tape implements Backend {
         Tensor y = be.matmul(a, b);
         if (!anyTracked(a, b)) return y;
         return record(y, dy -> {
-            if (needs(a)) accumulate(a, bw.sumTo(be.matmul(dy, b.transpose(-1, -2)), a.shape()));
-            if (needs(b)) accumulate(b, bw.sumTo(be.matmul(a.transpose(-1, -2), dy), b.shape()));
+            if (requiresGrad(a)) accumulate(a, bw.sumTo(be.matmul(dy, b.transpose(-1, -2)), a.shape()));
+            if (requiresGrad(b)) accumulate(b, bw.sumTo(be.matmul(a.transpose(-1, -2), dy), b.shape()));
         });
     }
 
@@ -234,9 +239,9 @@ public final class Tape implements Backend {
         return record(y, dy -> {
             int in = weight.dim(1), out = weight.dim(0), rows = (int) (x.numel() / in);
             Tensor g = dy.reshape(rows, out);
-            if (needs(x)) accumulate(x, be.matmul(g, weight).reshape(x.shape()));
-            if (needs(weight)) accumulate(weight, be.matmul(g.transpose(0, 1), x.reshape(rows, in)));
-            if (needs(bias)) accumulate(bias, bw.sumTo(g, out));
+            if (requiresGrad(x)) accumulate(x, be.matmul(g, weight).reshape(x.shape()));
+            if (requiresGrad(weight)) accumulate(weight, be.matmul(g.transpose(0, 1), x.reshape(rows, in)));
+            if (requiresGrad(bias)) accumulate(bias, bw.sumTo(g, out));
         });
     }
 
@@ -245,9 +250,9 @@ public final class Tape implements Backend {
         Tensor y = be.conv2d(x, weight, bias, stride, padding, groups);
         if (!anyTracked(x, weight, bias)) return y;
         return record(y, dy -> {
-            if (needs(x)) accumulate(x, bw.conv2dBackwardInput(weight, dy, x.shape(), stride, padding, groups));
-            if (needs(weight)) accumulate(weight, bw.conv2dBackwardWeight(x, weight.shape(), dy, stride, padding, groups));
-            if (needs(bias)) accumulate(bias, bw.sumTo(dy, 1, dy.dim(1), 1, 1).reshape(bias.shape()));
+            if (requiresGrad(x)) accumulate(x, bw.conv2dBackwardInput(weight, dy, x.shape(), stride, padding, groups));
+            if (requiresGrad(weight)) accumulate(weight, bw.conv2dBackwardWeight(x, weight.shape(), dy, stride, padding, groups));
+            if (requiresGrad(bias)) accumulate(bias, bw.sumTo(dy, 1, dy.dim(1), 1, 1).reshape(bias.shape()));
         });
     }
 
@@ -338,8 +343,8 @@ public final class Tape implements Backend {
         Tensor y = be.add(a, b);
         if (!anyTracked(a, b)) return y;
         return record(y, dy -> {
-            if (needs(a)) accumulate(a, bw.sumTo(dy, a.shape()));
-            if (needs(b)) accumulate(b, bw.sumTo(dy, b.shape()));
+            if (requiresGrad(a)) accumulate(a, bw.sumTo(dy, a.shape()));
+            if (requiresGrad(b)) accumulate(b, bw.sumTo(dy, b.shape()));
         });
     }
 
@@ -348,8 +353,8 @@ public final class Tape implements Backend {
         Tensor y = be.sub(a, b);
         if (!anyTracked(a, b)) return y;
         return record(y, dy -> {
-            if (needs(a)) accumulate(a, bw.sumTo(dy, a.shape()));
-            if (needs(b)) accumulate(b, bw.sumTo(be.scale(dy, -1f), b.shape()));
+            if (requiresGrad(a)) accumulate(a, bw.sumTo(dy, a.shape()));
+            if (requiresGrad(b)) accumulate(b, bw.sumTo(be.scale(dy, -1f), b.shape()));
         });
     }
 
@@ -358,8 +363,8 @@ public final class Tape implements Backend {
         Tensor y = be.mul(a, b);
         if (!anyTracked(a, b)) return y;
         return record(y, dy -> {
-            if (needs(a)) accumulate(a, bw.sumTo(be.mul(dy, b), a.shape()));
-            if (needs(b)) accumulate(b, bw.sumTo(be.mul(dy, a), b.shape()));
+            if (requiresGrad(a)) accumulate(a, bw.sumTo(be.mul(dy, b), a.shape()));
+            if (requiresGrad(b)) accumulate(b, bw.sumTo(be.mul(dy, a), b.shape()));
         });
     }
 
@@ -390,7 +395,7 @@ public final class Tape implements Backend {
         return record(y, dy -> {
             int at = 0;
             for (Tensor x : xs) {
-                if (needs(x)) accumulate(x, dy.narrow(d, at, x.dim(d)));
+                if (requiresGrad(x)) accumulate(x, dy.narrow(d, at, x.dim(d)));
                 at += x.dim(d);
             }
         });

@@ -62,6 +62,12 @@ class ParametersTest {
         assertThrows(IllegalArgumentException.class, () -> tape.track(view));
         assertThrows(IllegalArgumentException.class, () -> tape.track(Tensor.zeros(DType.F16, 3)));
         assertThrows(IllegalArgumentException.class, () -> tape.backward(Tensor.scalar(1f)));
+        Parameters p = new Parameters("buffers");
+        Tensor ids = p.put("position_ids", Tensor.ofLongs(new long[]{0, 1, 2}, 3)), w = p.put("w", Tensor.zeros(DType.F16, 2));
+        assertEquals(DType.I64, ids.dtype());
+        assertEquals(DType.F32, w.dtype());
+        tape.track(p);   // the integer buffer stays a constant
+        assertTrue(tape.requiresGrad(w) && !tape.requiresGrad(ids));
         var e = assertThrows(IllegalArgumentException.class, () -> Tape.of(new Float64Backend()));
         assertTrue(e.getMessage().contains("float64-reference backend"), e.getMessage());
     }

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -86,6 +87,20 @@ class TinySdTrainingTest {
                 }
         }
         assertTrue(losses.getLast() < losses.getFirst(), "loss did not fall: " + losses);
+    }
+
+    /** The reductions of the backward ops have a fixed order whatever the thread count: 1 and 3 threads give this JVM's bits. */
+    @Test
+    void gradientsDoNotDependOnTheThreadCount() throws Exception {
+        String here = GradientDigest.digest();
+        for (int threads : new int[]{1, 3}) {
+            Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--add-modules=jdk.incubator.vector",
+                    "-Xss8m", "-Xmx1g", "-Dtd.threads=" + threads, "-cp", System.getProperty("java.class.path"), GradientDigest.class.getName())
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            String out = new String(p.getInputStream().readAllBytes()).strip();
+            assertEquals(0, p.waitFor());
+            assertEquals(here, out, threads + " threads");
+        }
     }
 
     @Test
