@@ -79,10 +79,15 @@ public final class PromptFollowing {
      * checks each picture; {@code steps} null uses the pipeline's default.
      */
     public static Result measure(Pipeline pipeline, List<Shapes.Scene> scenes, Integer steps, long seed) {
+        return measure(pipeline, scenes, steps, null, seed);
+    }
+
+    /** {@link #measure(Pipeline, List, Integer, long)} with a guidance scale ({@code null}: the pipeline's default). */
+    public static Result measure(Pipeline pipeline, List<Shapes.Scene> scenes, Integer steps, Float guidance, long seed) {
         List<Verdict> verdicts = new ArrayList<>(scenes.size());
         for (int i = 0; i < scenes.size(); i++) {
             Shapes.Scene s = scenes.get(i);
-            GenerationRequest r = GenerationRequest.builder(s.caption()).steps(steps).seed(seed + i).build();
+            GenerationRequest r = GenerationRequest.builder(s.caption()).steps(steps).guidanceScale(guidance).seed(seed + i).build();
             Tensor img = pipeline.generate(r, Progress.NONE).image(0);
             boolean[] parts = check(s, img);
             verdicts.add(new Verdict(s, parts[0], parts[1], img));
