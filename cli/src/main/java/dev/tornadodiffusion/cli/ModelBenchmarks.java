@@ -9,7 +9,7 @@ import dev.tornadodiffusion.cli.BenchCommand.Model;
 import dev.tornadodiffusion.cli.BenchCommand.Workload;
 import dev.tornadodiffusion.cli.bench.RandomWeights;
 import dev.tornadodiffusion.cli.bench.StageTimes;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.nn.clip.ClipTextConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;

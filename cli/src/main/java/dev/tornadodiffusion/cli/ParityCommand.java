@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Backends;
 import dev.tornadodiffusion.tensor.Compare.Check;
+import dev.tornadodiffusion.parity.ParityKinds;
 import dev.tornadodiffusion.weights.Json;
 
 import java.io.IOException;
@@ -20,11 +21,6 @@ import java.util.stream.Stream;
  * output and exits non-zero if anything fails or is not supported.
  */
 final class ParityCommand implements Command {
-
-    /** How one kind of case is run: the checks it produced, one per output tensor. */
-    interface Kind {
-        List<Check> run(Path caseDir, Backend backend) throws Exception;
-    }
 
     @Override public String name() { return "parity"; }
 
@@ -46,8 +42,8 @@ final class ParityCommand implements Command {
         for (Path c : cases) {
             JsonNode meta = Json.read(c.resolve("meta.json"));
             String name = meta.path("case").asText(c.getFileName().toString());
-            String kind = kindOf(meta);
-            Kind k = ParityKinds.get(kind);
+            String kind = ParityKinds.kindOf(meta);
+            ParityKinds.Kind k = ParityKinds.get(kind);
             if (k == null) {
                 System.out.printf("%-24s %-44s NOT SUPPORTED (case kind '%s' is not supported yet)%n", name, "-", kind);
                 unsupported++;
@@ -80,19 +76,5 @@ final class ParityCommand implements Command {
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.sorted().toList()) if (Files.isDirectory(p)) collect(p, out);
         }
-    }
-
-    /** The case kind: from the upstream class that produced it, else from the case name's prefix. */
-    static String kindOf(JsonNode meta) {
-        String cls = meta.path("producer").path("class").asText("");
-        if (cls.endsWith("UNet2DConditionModel")) return "unet";
-        if (cls.endsWith("AutoencoderKL")) return "vae";
-        if (cls.endsWith("Scheduler")) return "scheduler";
-        if (cls.endsWith("StableDiffusionXLPipeline") || cls.endsWith("StableDiffusionPipeline")) return "pipeline";
-        String name = meta.path("case").asText("");
-        name = name.substring(name.lastIndexOf('/') + 1);
-        for (String prefix : List.of("clip-text", "clip-tokenizer", "tld-denoiser", "torch-rng", "ckpt", "pth", "pickle-hostile", "lora"))
-            if (name.startsWith(prefix)) return prefix;
-        return name.isEmpty() ? "unknown" : name;
     }
 }

@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.cli.bench;
 
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.nn.clip.ClipTextConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;
