@@ -39,19 +39,19 @@ public final class StableDiffusionPipeline extends UNetPipeline {
 
     @Override
     void checkRequest(GenerationRequest r, boolean img2img) {
-        if (r.denoisingStart() != null)
+        if (r.handoff().denoisingStart() != null)
             throw new IllegalArgumentException("a denoising start (the refiner hand-off) needs an SDXL pipeline; " + folder + " is " + getClass().getSimpleName());
     }
 
     /** encode_prompt: ids padded to the tokenizer's max length; clip skip takes an earlier layer through the final LayerNorm. */
     @Override
     Prompt encodePrompt(GenerationRequest r, boolean doCfg) {
-        if (r.promptEmbeds() == null && text_encoder == null)
+        if (r.embeddings().prompt() == null && text_encoder == null)
             throw new IllegalArgumentException(folder + " has no text encoder: pass prompt embeddings instead of a prompt");
-        Tensor cond = r.promptEmbeds() != null ? r.promptEmbeds() : encodeText(r.prompt(), r.clipSkip());
+        Tensor cond = r.embeddings().prompt() != null ? r.embeddings().prompt() : encodeText(r.prompt(), r.clipSkip());
         Tensor negative = null;
         if (doCfg) {
-            Tensor uncond = r.negativePromptEmbeds() != null ? r.negativePromptEmbeds()
+            Tensor uncond = r.embeddings().negativePrompt() != null ? r.embeddings().negativePrompt()
                     : encodeText(r.negativePrompt() == null ? "" : r.negativePrompt(), r.clipSkip());
             negative = Batch.repeatEach(be, uncond, r.batch());
         }
@@ -65,7 +65,7 @@ public final class StableDiffusionPipeline extends UNetPipeline {
     /** StableDiffusionImg2ImgPipeline.get_timesteps: the strength's share of the schedule (setting the scheduler's begin index). */
     @Override
     Tensor img2imgTimesteps(Scheduler s, int steps, GenerationRequest r) {
-        return s.img2imgTimesteps(steps, r.strength());
+        return s.img2imgTimesteps(steps, r.img2img().strength());
     }
 
     @Override

@@ -89,9 +89,9 @@ public abstract class UNetPipeline implements Pipeline {
         int steps = r.steps() == null ? 50 : r.steps();
         float guidance = r.guidanceScale() == null ? defaultGuidance() : r.guidanceScale();
         boolean doCfg = guidance > 1 && unet.config.time_cond_proj_dim() == null;
-        boolean img2img = r.initImage() != null || r.denoisingStart() != null;
+        boolean img2img = r.isImageToImage();
         checkRequest(r, img2img);
-        if (r.denoisingStart() != null && r.initImage() == null && r.latents() == null)
+        if (r.handoff().denoisingStart() != null && r.initImage() == null && r.latents() == null)
             throw new IllegalArgumentException("a denoising start needs an init image or the latents to continue from");
 
         // 1. encode the prompt
@@ -110,11 +110,12 @@ public abstract class UNetPipeline implements Pipeline {
         } else {
             timesteps = img2imgTimesteps(s, steps, r);
             if (timesteps.numel() == 0)
-                throw new IllegalArgumentException("strength " + r.strength() + " with " + steps + " steps leaves no denoising step");
+                throw new IllegalArgumentException((r.img2img() != null ? "strength " + r.img2img().strength() : "denoising start " + r.handoff().denoisingStart())
+                        + " with " + steps + " steps leaves no denoising step");
             latents = imageToImageLatents(r, timesteps, n, s, gen, progress);
         }
         int height = latents.dim(2) * vaeScaleFactor, width = latents.dim(3) * vaeScaleFactor;
-        if (r.denoisingEnd() != null) timesteps = s.denoisingEndTimesteps(timesteps, r.denoisingEnd());
+        if (r.handoff().denoisingEnd() != null) timesteps = s.denoisingEndTimesteps(timesteps, r.handoff().denoisingEnd());
 
         // 3. denoise
         GuidedPrediction prediction = new GuidedPrediction(be, unet, conditioning(prompt, r, height, width, doCfg, img2img, guidance),
@@ -156,7 +157,7 @@ public abstract class UNetPipeline implements Pipeline {
         if (n % init.dim(0) != 0)
             throw new IllegalArgumentException("cannot repeat " + init.dim(0) + " init latents to a batch of " + n);
         init = Batch.repeat(be, init, n / init.dim(0));
-        if (r.denoisingStart() != null) return init;
+        if (r.handoff().denoisingStart() != null) return init;
         Tensor noise = r.initImage() != null && r.latents() != null ? r.latents() : gen.randn(init.shape());
         return s.addNoise(init, noise, Batch.repeat(be, timesteps.narrow(0, 0, 1), n));
     }
