@@ -5,7 +5,7 @@ import dev.tornadodiffusion.diffusion.pipelines.Pipeline;
 import dev.tornadodiffusion.diffusion.pipelines.LoadOptions;
 import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.nn.clip.ClipTextConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tornadodiffusion.diffusion.pipelines.LoadOptions;
 import dev.tornadodiffusion.diffusion.pipelines.Pipeline;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.nn.clip.ClipTextConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;

@@ -1,7 +1,7 @@
 package dev.tornadodiffusion.training.tasks;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.nn.vae.AutoencoderKL;
 import dev.tornadodiffusion.nn.vae.AutoencoderKLConfig;
