@@ -6,6 +6,7 @@ import dev.tornadodiffusion.tensor.Tensor;
 import dev.tornadodiffusion.tensor.cpu.Erf;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -19,7 +20,12 @@ final class Float64Backend implements Backend {
         return Tensor.wrap(MemorySegment.ofArray(a), DType.F64, shape);
     }
 
-    static double[] d(Tensor t) { return t.toDoubleArray(); }
+    /** The elements in row-major order, exactly (a dense F64 tensor is copied in one go). */
+    static double[] d(Tensor t) {
+        if (t.dtype() == DType.F64 && t.isContiguous())
+            return t.segment().asSlice(t.offset() * Double.BYTES, t.numel() * Double.BYTES).toArray(ValueLayout.JAVA_DOUBLE);
+        return t.toDoubleArray();
+    }
 
     @Override public String name() { return "float64-reference"; }
 
