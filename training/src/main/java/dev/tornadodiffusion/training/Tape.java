@@ -423,13 +423,6 @@ public final class Tape implements Backend {
     }
 
     @Override
-    public Tensor cast(Tensor x, DType dtype) {
-        Tensor y = be.cast(x, dtype);
-        if (!anyTracked(x) || dtype != DType.F32) return y;
-        return record(y, dy -> accumulate(x, dy));
-    }
-
-    @Override
     public Tensor contiguous(Tensor x) {
         Tensor y = be.contiguous(x);
         if (!anyTracked(x)) return y;

@@ -267,8 +267,6 @@ final class Float64Backend implements Backend {
 
     @Override public Tensor contiguous(Tensor x) { return f64(d(x), x.shape()); }
 
-    @Override public Tensor cast(Tensor x, DType dtype) { return contiguous(x); }
-
     static int[] broadcast(int[] a, int[] b) {
         int r = Math.max(a.length, b.length);
         int[] out = new int[r];

@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.training;
 
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;
 import dev.tornadodiffusion.nn.tld.Denoiser;

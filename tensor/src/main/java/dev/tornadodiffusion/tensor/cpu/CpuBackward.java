@@ -98,7 +98,7 @@ public final class CpuBackward implements Backward {
     @Override
     public Tensor sumTo(Tensor dy, int... shape) {
         int[] full = dy.shape();
-        if (!Arrays.equals(Broadcast.shape(full, shape), full))
+        if (!Arrays.equals(dev.tornadodiffusion.tensor.Backend.broadcastShape(full, shape), full))
             throw new IllegalArgumentException("sumTo: " + Arrays.toString(shape) + " does not broadcast to " + Arrays.toString(full));
         float[] g = dy.contiguousF32().array();
         Tensor out = Tensor.zeros(shape);
