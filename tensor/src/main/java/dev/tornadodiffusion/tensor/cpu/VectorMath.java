@@ -14,16 +14,21 @@ final class VectorMath {
     private VectorMath() {}
 
     private static final float LOG2E_F = 1.44269504088896341f, MAGIC_F = 12582912f;   // 1.5 * 2^23: adding rounds to an integer
-    private static final float LN2_HI_F = 0.693359375f, LN2_LO_F = -2.12194440e-4f;
+    // Constants as vectors of species S (folded by the JIT): a helper call per constant, or the vector-operand fma
+    // with a broadcast inside, passed C2's inlining node budget where exp is inlined more than once, and every
+    // vector crossing a call that was not inlined is boxed (GELU ran at 0.4 G elements/s instead of 2).
+    private static final FloatVector LN2_HI = c(-0.693359375f), LN2_LO = c(2.12194440e-4f), ONE = c(1f),
+            E3 = c(8.3334519073e-3f), E4 = c(4.1665795894e-2f), E5 = c(1.6666665459e-1f), E6 = c(5.0000001201e-1f),
+            G2 = c(1.48851587f), G3 = c(-1.13520398f), G4 = c(0.27886807f), G5 = c(-0.18628806f), G6 = c(0.09678418f),
+            G7 = c(0.37409196f), G8 = c(1.00002368f), G9 = c(-1.26551223f);
 
-    /** e^x for float lanes, about 1 ulp (Cephes expf polynomial); saturates below -87.3 and above 88. */
+    /** e^x for float lanes of species {@link Gemm#S}, about 1 ulp (Cephes expf polynomial); saturates below -87.3 and above 88. */
     static FloatVector exp(FloatVector x) {
         x = x.max(-87.33654f).min(88f);
         FloatVector n = x.fma(LOG2E_F, MAGIC_F).sub(MAGIC_F);
-        FloatVector r = n.fma(bcast(n, -LN2_HI_F), x);
-        r = n.fma(bcast(n, -LN2_LO_F), r);
-        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f).fma(r, bcast(r, 8.3334519073e-3f))
-                .fma(r, bcast(r, 4.1665795894e-2f)).fma(r, bcast(r, 1.6666665459e-1f)).fma(r, bcast(r, 5.0000001201e-1f));
+        FloatVector r = n.fma(LN2_HI, x);
+        r = n.fma(LN2_LO, r);
+        FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f).fma(r, E3).fma(r, E4).fma(r, E5).fma(r, E6);
         FloatVector y = p.mul(r).fma(r, r).add(1f);
         IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
         return y.mul(bits.reinterpretAsFloats());
@@ -37,12 +42,16 @@ final class VectorMath {
      */
     static FloatVector gelu(FloatVector x) {
         FloatVector z = x.abs().mul(0.70710678f);
-        FloatVector t = bcast(z, 1f).div(z.fma(0.5f, 1f));
-        FloatVector poly = t.fma(0.17087277f, -0.82215223f).fma(t, bcast(t, 1.48851587f)).fma(t, bcast(t, -1.13520398f))
-                .fma(t, bcast(t, 0.27886807f)).fma(t, bcast(t, -0.18628806f)).fma(t, bcast(t, 0.09678418f))
-                .fma(t, bcast(t, 0.37409196f)).fma(t, bcast(t, 1.00002368f)).fma(t, bcast(t, -1.26551223f));
+        FloatVector t = ONE.div(z.fma(0.5f, 1f));
+        FloatVector poly = t.fma(0.17087277f, -0.82215223f).fma(t, G2).fma(t, G3).fma(t, G4).fma(t, G5).fma(t, G6)
+                .fma(t, G7).fma(t, G8).fma(t, G9);
         FloatVector half = t.mul(exp(poly.sub(z.mul(z)))).mul(0.5f);   // Phi(-|x|) = erfc(|x| / sqrt 2) / 2
-        return x.mul(half.blend(bcast(half, 1f).sub(half), x.compare(VectorOperators.GE, 0f)));
+        return x.mul(half.blend(ONE.sub(half), x.compare(VectorOperators.GE, 0f)));
+    }
+
+    /** SiLU, {@code x / (1 + e^-x)}. */
+    static FloatVector silu(FloatVector x) {
+        return x.div(exp(x.neg()).add(1f));
     }
 
     /** tanh-approximated GELU as {@code x sigmoid(2u)}, u = sqrt(2/pi) (x + 0.044715 x^3): no 1 - tanh cancellation. */
@@ -58,6 +67,6 @@ final class VectorMath {
         return s;
     }
 
-    private static FloatVector bcast(FloatVector like, float v) { return FloatVector.broadcast(like.species(), v); }
+    private static FloatVector c(float v) { return FloatVector.broadcast(Gemm.S, v); }
 
 }
