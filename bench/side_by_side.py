@@ -128,6 +128,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--what", default="kernels,unet,vae", help="comma-separated: kernels, unet, vae")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--ours", help="launcher of the build to measure (default: ./diffuse of this checkout)")
     ap.add_argument("--old", help="launcher of another build (e.g. 'path/to/diffuse'), measured in the same rounds")
     ap.add_argument("--only", help="regular expression: only workloads whose name matches")
     ap.add_argument("--quick", action="store_true", help="skip gemm 4096, the 512-px VAE conv and the 1024-px VAE decode")
@@ -144,7 +145,9 @@ def main():
     flags = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "f16c") if re.search(rf"\b{f}\b", cpu)]
     print(f"machine: {model}, {os.cpu_count()} cores, flags {' '.join(flags)}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
-    launcher = [os.path.join(ROOT, "diffuse"), "bench"]
+    print(f"torch MKL {torch.backends.mkl.is_available()}, oneDNN {torch.backends.mkldnn.is_available()}, "
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    launcher = (a.ours.split() if a.ours else [os.path.join(ROOT, "diffuse")]) + ["bench"]
     old = a.old.split() + ["bench"] if a.old else None
     subprocess.run([os.path.join(ROOT, "diffuse"), "help"], cwd=ROOT, capture_output=True)   # build outside the timings
     work = []
