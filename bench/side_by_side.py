@@ -132,6 +132,8 @@ def main():
     ap.add_argument("--old", help="launcher of another build (e.g. 'path/to/diffuse'), measured in the same rounds")
     ap.add_argument("--only", help="regular expression: only workloads whose name matches")
     ap.add_argument("--quick", action="store_true", help="skip gemm 4096, the 512-px VAE conv and the 1024-px VAE decode")
+    ap.add_argument("--runs", type=int, help="timed runs per side and round (default: 5 for kernels, 3 for the UNet, 2 for the VAE)")
+    ap.add_argument("--warmup", type=int, help="warm-up runs per side and round (default: 2 for kernels, 1 for models)")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     what = set(a.what.split(","))
@@ -158,6 +160,8 @@ def main():
         work += models(torch, ({"unet": 1} if "unet" in what else {}) | sizes)
         if a.only:
             work = [w for w in work if re.search(a.only, w.name)]
+        for w in work:
+            w.runs, w.warmup = a.runs or w.runs, a.warmup if a.warmup is not None else w.warmup
         summary = []
         for w in work:
             rows = []
