@@ -11,11 +11,11 @@ sides. torch runs with 2 threads (MKL sgemm, oneDNN convolutions, F.scaled_dot_p
 diffusers v0.27.2 (source, see README.md) built from the same config.json files as `./diffuse bench --random`.
 """
 import argparse
+import gc
 import os
 import re
 import statistics
 import subprocess
-import sys
 import time
 
 import common
@@ -24,10 +24,13 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir)
 
 
 class Workload:
-    """One comparison: its `./diffuse bench` arguments, the torch function and its flops (0: report seconds only)."""
+    """One comparison: its `./diffuse bench` arguments, the torch function and its flops (0: report seconds only).
+    `make`: builds the torch function for one round (models are built per round and dropped after it, so that the
+    JVM and the torch model of an 860M-parameter UNet are never in memory at the same time)."""
 
-    def __init__(self, name, args, torch_fn, flops, runs, warmup):
+    def __init__(self, name, args, torch_fn, flops, runs, warmup, make=None):
         self.name, self.args, self.torch_fn, self.flops, self.runs, self.warmup = name, args, torch_fn, flops, runs, warmup
+        self.make = make or (lambda: torch_fn)
 
 
 def kernels(torch, F, quick):
@@ -79,39 +82,49 @@ def models(torch, what):
     if "unet" in what:
         from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
         config = common.config("unet-sd15")
-        unet = UNet2DConditionModel.from_config(config).eval()
-        for batch in (1, 2):
+
+        def unet_fn(batch):
+            unet = UNet2DConditionModel.from_config(config).eval()
             sample, context = torch.randn(batch, 4, 32, 32), torch.randn(batch, 77, config["cross_attention_dim"])
+            return lambda: unet(sample, 500, context)
+        for batch in (2, 1):
             out.append(Workload(f"unet sd15 latent 32 batch {batch}", ["unet", "--random", "sd15", "--latent", "32", "--batch", str(batch)],
-                                lambda s=sample, c=context: unet(s, 500, c), 0, 3, 1))
+                                None, 0, 3, 1, make=lambda b=batch: unet_fn(b)))
     if "vae" in what:
         from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
-        vae = AutoencoderKL.from_config(common.config("vae-sd")).eval()
-        for size in what["vae"]:
+
+        def vae_fn(size):
+            vae = AutoencoderKL.from_config(common.config("vae-sd")).eval()
             z = torch.randn(1, 4, size // 8, size // 8)
-            out.append(Workload(f"vae sd decode {size}", ["vae", "--random", "sd", "--size", str(size)],
-                                lambda z=z: vae.decode(z).sample, 0, 2, 1))
+            return lambda: vae.decode(z).sample
+        for size in what["vae"]:
+            out.append(Workload(f"vae sd decode {size}", ["vae", "--random", "sd", "--size", str(size)], None, 0, 2, 1,
+                                make=lambda s=size: vae_fn(s)))
     return out
 
 
 def ours(launcher, w):
-    """Best time of one `bench` process (seconds), from its summary line."""
+    """Best time of one `bench` process (seconds), from its summary line; None (and why) when it gave none."""
     cmd = launcher + w.args + ["--runs", str(w.runs), "--warmup", str(w.warmup)]
-    text = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True).stdout
-    m = re.search(r"best ([0-9.]+) (ms|s/it)", text)
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    m = re.search(r"best ([0-9.]+) (ms|s/it)", p.stdout)
     if not m:
-        sys.exit(f"no timing from {' '.join(cmd)}:\n{text}")
+        print(f"no timing from {' '.join(cmd)} (exit {p.returncode}; killed for memory when -9): {p.stderr.strip()[-300:]}", flush=True)
+        return None
     return float(m.group(1)) / (1e3 if m.group(2) == "ms" else 1)
 
 
-def theirs(torch, w):
+def theirs(w):
+    fn = w.make()
     for _ in range(w.warmup):
-        w.torch_fn()
+        fn()
     best = float("inf")
     for _ in range(w.runs):
         t0 = time.perf_counter()
-        w.torch_fn()
+        fn()
         best = min(best, time.perf_counter() - t0)
+    del fn
+    gc.collect()
     return best
 
 
@@ -151,7 +164,8 @@ def main():
           f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
     launcher = (a.ours.split() if a.ours else [os.path.join(ROOT, "diffuse")]) + ["bench"]
     old = a.old.split() + ["bench"] if a.old else None
-    subprocess.run([os.path.join(ROOT, "diffuse"), "help"], cwd=ROOT, capture_output=True)   # build outside the timings
+    if not a.ours:
+        subprocess.run([os.path.join(ROOT, "diffuse"), "help"], cwd=ROOT, capture_output=True)   # build outside the timings
     work = []
     with torch.inference_mode():
         if "kernels" in what:
@@ -168,15 +182,20 @@ def main():
             for r in range(a.rounds):
                 l0 = load()
                 t_ours = ours(launcher, w)
-                t_torch = theirs(torch, w)
+                t_torch = theirs(w)
                 t_old = ours(old, w) if old else None
+                if t_ours is None:
+                    continue
                 rows.append((t_ours, t_torch, t_old, l0))
-                extra = f", old {rate(w, t_old)} (new/old time {t_ours / t_old:.2f})" if old else ""
+                extra = f", old {rate(w, t_old)} (new/old time {t_ours / t_old:.2f})" if t_old else ""
                 print(f"{w.name} round {r + 1}: ours {rate(w, t_ours)}, torch {rate(w, t_torch)}, ours/torch time {t_ours / t_torch:.2f}{extra}; load {l0:.1f}", flush=True)
+            if not rows:
+                continue
             med = lambda i: statistics.median(row[i] for row in rows)
             ratio = statistics.median(row[0] / row[1] for row in rows)
-            old_ratio = f" | new/old {statistics.median(row[0] / row[2] for row in rows):.2f}" if old else ""
-            summary.append(f"{w.name:38s} ours {rate(w, med(0))} | torch {rate(w, med(1))} | ours/torch time {ratio:.2f}{old_ratio} | load {med(3):.1f}")
+            olds = [row[0] / row[2] for row in rows if row[2]]
+            old_ratio = f" | new/old {statistics.median(olds):.2f}" if olds else ""
+            summary.append(f"{w.name:38s} ours {rate(w, med(0))} | torch {rate(w, med(1))} | ours/torch time {ratio:.2f}{old_ratio} | load {med(3):.1f} | {len(rows)} rounds")
     print(f"\nmedians of {a.rounds} rounds (ours/torch time < 1: ours faster; load = 1-minute load average before each pair)")
     for line in summary:
         print(line)
