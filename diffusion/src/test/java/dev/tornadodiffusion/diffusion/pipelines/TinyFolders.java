@@ -1,6 +1,9 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
 import dev.tornadodiffusion.diffusion.Fixtures;
+import dev.tornadodiffusion.tensor.Tensor;
+import dev.tornadodiffusion.weights.Safetensors;
+import dev.tornadodiffusion.weights.SafetensorsWriter;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -8,9 +11,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
-import dev.tornadodiffusion.tensor.Tensor;
-import dev.tornadodiffusion.weights.Safetensors;
-import dev.tornadodiffusion.weights.SafetensorsWriter;
 
 /** Small pipeline folders assembled from the reference fixtures' random-weight models. */
 final class TinyFolders {

@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.nn.xlmr;
 
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.Linear;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;

@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.nn.xlmr;
 
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 
 /**
  * transformers' {@code XLMRobertaConfig} (the BERT family fields), with its defaults. Only what the model computes

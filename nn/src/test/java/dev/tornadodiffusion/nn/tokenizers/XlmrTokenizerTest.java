@@ -2,19 +2,17 @@ package dev.tornadodiffusion.nn.tokenizers;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tornadodiffusion.nn.Fixtures;
-import dev.tornadodiffusion.tensor.Compare.Check;
+import dev.tornadodiffusion.weights.WeightFormatException;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tornadodiffusion.weights.WeightFormatException;
-import java.nio.file.Files;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -30,13 +28,6 @@ class XlmrTokenizerTest {
     static void load() throws IOException {
         tok = TokenizerJson.load(FIXTURE);
         prompts = new ObjectMapper().readTree(FIXTURE.resolve("prompts.json").toFile()).get("prompts");
-    }
-
-    @Test
-    void everyFormOfEveryPromptMatchesTheReference() throws IOException {
-        List<Check> checks = XlmrTokenizerParity.run(FIXTURE, null);
-        assertEquals(8, checks.size());
-        for (Check c : checks) assertTrue(c.pass(), c.toString());
     }
 
     /** Per prompt, so a failure names the text. */

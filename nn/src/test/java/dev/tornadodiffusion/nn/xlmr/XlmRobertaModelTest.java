@@ -1,22 +1,21 @@
 package dev.tornadodiffusion.nn.xlmr;
 
 import dev.tornadodiffusion.nn.Fixtures;
+import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Backends;
 import dev.tornadodiffusion.tensor.Compare.Check;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Compare;
 import dev.tornadodiffusion.tensor.DType;
 import dev.tornadodiffusion.tensor.Tensor;
 import dev.tornadodiffusion.weights.Safetensors;
 import dev.tornadodiffusion.weights.SafetensorsWriter;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-
-import java.nio.file.Path;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -55,10 +54,4 @@ class XlmRobertaModelTest {
         }
     }
 
-    @Test
-    void matchesTransformersOnPaddedMaskedAndUnpaddedPrompts() throws Exception {
-        List<Check> checks = XlmrTextParity.run(FIXTURE, Backends.cpu());
-        assertEquals(7, checks.size());   // 3 hidden states, last, cls, position ids, unpadded cls
-        for (Check c : checks) assertTrue(c.pass(), c.toString());
-    }
 }
