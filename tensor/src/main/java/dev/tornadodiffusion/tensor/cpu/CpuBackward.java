@@ -3,12 +3,9 @@ package dev.tornadodiffusion.tensor.cpu;
 import dev.tornadodiffusion.tensor.Backward;
 import dev.tornadodiffusion.tensor.Tensor;
 
-import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
 
 import java.util.Arrays;
 
@@ -55,15 +52,11 @@ public final class CpuBackward implements Backward {
         }
     }
 
-    /** dx = dy * (Phi(x) + x phi(x)) for the exact GELU, in double lanes as the forward pass. */
+    /** dx = dy * (Phi(x) + x phi(x)) for the exact GELU, in float lanes as the forward pass. */
     private static void gelu(float[] x, float[] g, float[] dx, int from, int to) {
-        VectorSpecies<Float> fs = VectorSpecies.of(float.class, VectorShape.forBitSize(Erf.DS.vectorBitSize() / 2));
-        for (int i = from; i < to; i += fs.length()) {
-            VectorMask<Float> m = fs.indexInRange(i, to);
-            DoubleVector v = (DoubleVector) FloatVector.fromArray(fs, x, i, m).convertShape(VectorOperators.F2D, Erf.DS, 0);
-            DoubleVector gv = (DoubleVector) FloatVector.fromArray(fs, g, i, m).convertShape(VectorOperators.F2D, Erf.DS, 0);
-            DoubleVector cdf = Erf.erf(v.mul(SQRT_HALF)).add(1).mul(0.5), pdf = VectorMath.exp(v.mul(v).mul(-0.5)).mul(INV_SQRT_2PI);
-            ((FloatVector) cdf.add(v.mul(pdf)).mul(gv).convertShape(VectorOperators.D2F, fs, 0)).intoArray(dx, i, m);
+        for (int i = from; i < to; i += Gemm.S.length()) {
+            VectorMask<Float> m = Gemm.S.indexInRange(i, to);
+            VectorMath.geluGrad(FloatVector.fromArray(Gemm.S, x, i, m)).mul(FloatVector.fromArray(Gemm.S, g, i, m)).intoArray(dx, i, m);
         }
     }
 
