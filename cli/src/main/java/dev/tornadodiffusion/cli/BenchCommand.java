@@ -67,7 +67,7 @@ final class BenchCommand implements Command {
         return "<" + String.join("|", WORKLOADS.keySet()) + "> [sizes | DIR] [--runs N] [--warmup N] [--device cpu] [--profile]: time a kernel or a model "
                 + "(gemm [N | M N K]; conv [--channels C --out C --size HW --batch B --kernel K --stride S --groups G]; "
                 + "attention [--tokens N --keys N --heads H --dim D --batch B --causal]; "
-                + "unet DIR|--random " + String.join("|", ModelBenchmarks.RANDOM_UNETS) + " [--latent N --batch B]; "
+                + "unet DIR|--random " + String.join("|", ModelBenchmarks.RANDOM_UNETS) + " [--latent N --batch B --tokens N (text tokens, 77)]; "
                 + "vae DIR|--random " + String.join("|", ModelBenchmarks.RANDOM_VAES) + " [--size PX --batch B] (decode); "
                 + "clip DIR|--random " + String.join("|", ModelBenchmarks.RANDOM_CLIPS) + " [--batch B]; "
                 + "tld DIR|--random " + String.join("|", ModelBenchmarks.RANDOM_TLDS) + " [--batch B]; "

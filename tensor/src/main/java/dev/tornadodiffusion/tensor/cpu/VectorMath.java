@@ -41,12 +41,23 @@ final class VectorMath {
      * 1.2e-7 for every z >= 0, which float rounding of the exponent's argument raises to about 1e-6 at z = 4.
      */
     static FloatVector gelu(FloatVector x) {
+        return x.mul(normalCdf(x));
+    }
+
+    /** d/dx of the exact GELU, {@code Phi(x) + x phi(x)}, with Phi as in {@link #gelu}. */
+    static FloatVector geluGrad(FloatVector x) {
+        FloatVector pdf = exp(x.mul(x).mul(-0.5f)).mul(0.39894228f);
+        return x.fma(pdf, normalCdf(x));
+    }
+
+    /** Phi(x) from erfc of |x| / sqrt 2. */
+    private static FloatVector normalCdf(FloatVector x) {
         FloatVector z = x.abs().mul(0.70710678f);
         FloatVector t = ONE.div(z.fma(0.5f, 1f));
         FloatVector poly = t.fma(0.17087277f, -0.82215223f).fma(t, G2).fma(t, G3).fma(t, G4).fma(t, G5).fma(t, G6)
                 .fma(t, G7).fma(t, G8).fma(t, G9);
         FloatVector half = t.mul(exp(poly.sub(z.mul(z)))).mul(0.5f);   // Phi(-|x|) = erfc(|x| / sqrt 2) / 2
-        return x.mul(half.blend(ONE.sub(half), x.compare(VectorOperators.GE, 0f)));
+        return half.blend(ONE.sub(half), x.compare(VectorOperators.GE, 0f));
     }
 
     /** SiLU, {@code x / (1 + e^-x)}. */

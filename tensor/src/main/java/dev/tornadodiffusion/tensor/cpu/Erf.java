@@ -1,10 +1,10 @@
 package dev.tornadodiffusion.tensor.cpu;
 
-/** erf(x) to double precision (W. J. Cody's rational approximations, as in most libm): the reference GELU's erf. */
-final class Erf {
+/** erf(x) to double precision (W. J. Cody's rational approximations, as in most libm): the scalar GELU and its derivative in double. */
+public final class Erf {
     private Erf() {}
 
-    static double erf(double x) {
+    public static double erf(double x) {
         double ax = Math.abs(x);
         if (ax < 0.5) {
             double t = x * x;
