@@ -4,19 +4,20 @@
 #
 #   1. the machine: nvidia-smi, PyTorch's measured ceilings (fp32 / TF32 / fp16 matmul, device copy)
 #   2. which TornadoVM backends start here (OpenCL + PTX, else PTX alone, else OpenCL alone) and `tornado --devices`
-#   3. on the first device (PTX first, then an OpenCL GPU, else whatever there is, e.g. PoCL on a CPU):
-#      the TornadoVM tests (every kernel against the CPU backend; UNet SD/SDXL, VAE and TLD parity through record
-#      and replay), per-kernel times and GFLOP/s next to the fp32 peak, a UNet step and a TLD batch on TornadoVM
-#      and in PyTorch on the same device, first (record + JIT) and steady-state times
+#   3. on the first device (PTX first, then an OpenCL GPU, else whatever there is, e.g. PoCL on a CPU), in order
+#      of what must not be missed when the budget runs out: the kernel tests (every kernel against the CPU
+#      backend, record and replay), a UNet step and a TLD batch on TornadoVM and in PyTorch on the same device
+#      (first run = record + JIT, then steady state), model parity (UNet SD/SDXL, VAE, TLD through record and
+#      replay), per-kernel times and GFLOP/s next to PyTorch's fp32 peak, the UNet step with fp16 weights
 #   4. on a second device (an OpenCL GPU after PTX), the kernel tests and kernel times, if time is left
 #
 # Sizes follow the device: on a GPU an SD 1.5 UNet (random weights, 512x512 = latent 64, batch 2, fp32 and
 # fp16 weights) and TLD-100M at batch 72 (36 images with guidance) for 15 steps; on a CPU OpenCL device (the
 # stand-in used to test this script) the unet-sd and tld-denoiser reference models at small sizes, and of the
 # model parity tests only TLD's.
-# Each stage has a timeout and the run a budget (TD_CHECK_BUDGET_S, default 450 s): a stage that fails or would
-# not fit is reported and the run goes on (TD_CHECK_TIMEOUT_SCALE multiplies the stage timeouts). $OUT gets summary.txt and check.log (the device tool returns at most 8
-# files). Run from the repository root: scripts/device-check.sh
+# Each stage has a timeout and the run a budget (TD_CHECK_BUDGET_S, default 470 s): a stage that fails or would
+# not fit is reported and the run goes on (TD_CHECK_TIMEOUT_SCALE multiplies the stage timeouts). $OUT gets
+# summary.txt and check.log (the device tool returns at most 8 files). Run from the repository root.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -24,7 +25,7 @@ out="${OUT:-$root/out/device-check}"
 mkdir -p "$out"
 log="$out/check.log" summary="$out/summary.txt"
 : > "$log"; : > "$summary"
-budget="${TD_CHECK_BUDGET_S:-450}"
+budget="${TD_CHECK_BUDGET_S:-470}"
 scale="${TD_CHECK_TIMEOUT_SCALE:-1}"     # stage timeouts x this (a loaded stand-in machine)
 start=$(date +%s)
 W="${TD_KIT_DIR:-/tmp/td-kit}"
@@ -139,6 +140,32 @@ fi
 torch_dev=cpu threads=1; [ "$gpu" = 1 ] && torch_dev=cuda threads=$(nproc)
 export DIFFUSERS_SRC="$W/pysrc" TLD_SRC="$W/pysrc" TD_HUB_STANDINS=1 PYTHONUNBUFFERED=1
 
+if [ "$small" = 1 ]; then
+  unet_java=("$W/fixtures/unet-sd" --latent 8 --batch 2 --runs 3) unet_torch=(--config "$W/fixtures/unet-sd/config.json" --latent 8 --batch 2 --runs 3)
+  tld_java=("$W/fixtures/tld-denoiser" --batch 8 --runs 3) tld_torch=(--config "$W/fixtures/tld-denoiser/config.json" --batch 8 --runs 3)
+  kargs=(--runs 2 --chain 1)
+else
+  unet_java=(--random sd15 --latent 64 --batch 2 --runs 5) unet_torch=(--model sd15 --latent 64 --batch 2 --runs 10 --warmup 2)
+  tld_java=(--random tld-100m --batch 72 --runs 15) tld_torch=(--model tld-100m --batch 72 --runs 15 --warmup 2)
+  kargs=(--runs 5 --chain 8)
+fi
+[ -n "$peak" ] && kargs+=(--peak "$peak")
+unet() {   # unet f32|f16: a UNet step on TornadoVM, then in PyTorch (the fixture's F32 weights on the stand-in)
+  local dtarg=(); [ "$small" = 0 ] && dtarg=(--dtype "$1")
+  stage "UNet step $1 (TornadoVM $name)" 240 "${run_java[@]}" bench unet "${unet_java[@]}" "${dtarg[@]}" --warmup 1 --device tornado
+  keep "^(unet |warm-up|unet:)" 4
+  if [ "$has_torch" = 1 ]; then
+    stage "UNet step ${1/f/fp} (PyTorch $torch_dev)" 120 python3 bench/torch_unet.py "${unet_torch[@]}" --device "$torch_dev" --dtype "${1/f/fp}" --threads "$threads"
+    keep "^(torch|warm-up 1|unet:)" 3
+  fi
+}
+kernels() {
+  stage "kernels ($name)" 150 "${run_java[@]}" bench-device --device tornado --no-unet "${kargs[@]}"
+  keep "^(kernel|\(|[a-zA-Z].*(GFLOP|GB)/s)" 12
+}
+
+# in order of what a first GPU run must not miss when the budget runs out: kernels correct, the two model
+# comparisons, model parity, kernel rates, fp16 weights
 first=1
 for target in "${targets[@]}"; do
   read -r bd name <<< "$target"
@@ -147,48 +174,27 @@ for target in "${targets[@]}"; do
          org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=tree --fail-if-no-tests)
   run_java=("${jvm[@]}" -Dtornado.backend="$b" -Dtornado.device="$d" -cp "$cp_app" "$main")
   say "----  device $bd ($name)"
-  if [ "$first" = 1 ]; then
-    # the stand-in (a CPU OpenCL device compiles ~0.5 s per task) runs the model parity of TLD only; ./test.sh covers the rest there
-    sel=()
-    for c in "${tests[@]}"; do
-      if [ "$small" = 1 ] && [[ "$c" == *ModelParityTest ]]; then sel+=(--select-method "$c#tldForward"); else sel+=(--select-class "$c"); fi
-    done
-    stage "tests ($name)" 240 "${junit[@]}" "${sel[@]}"
-    keep "tests (successful|failed|aborted|skipped)|✘" 20
-  else
-    stage "kernel tests ($name)" 120 "${junit[@]}" --select-class dev.tornadodiffusion.tensor.tornado.TornadoKernelsTest
-    keep "tests (successful|failed)|✘" 10
-  fi
-  if [ "$small" = 1 ]; then kargs=(--runs 2 --chain 1); else kargs=(--runs 5 --chain 8); fi
-  [ -n "$peak" ] && kargs+=(--peak "$peak")
-  stage "kernels ($name)" 150 "${run_java[@]}" bench-device --device tornado --no-unet "${kargs[@]}"
-  keep "^(kernel|\(|[a-zA-Z].*(GFLOP|GB)/s)" 12
-  [ "$first" = 1 ] || continue
-  first=0
-  if [ "$small" = 1 ]; then
-    unet_java=("$W/fixtures/unet-sd" --latent 8 --batch 2 --runs 3) unet_torch=(--config "$W/fixtures/unet-sd/config.json" --latent 8 --batch 2 --runs 3)
-    tld_java=("$W/fixtures/tld-denoiser" --batch 8 --runs 3) tld_torch=(--config "$W/fixtures/tld-denoiser/config.json" --batch 8 --runs 3)
-    dtypes=(f32)
-  else
-    unet_java=(--random sd15 --latent 64 --batch 2 --runs 5) unet_torch=(--model sd15 --latent 64 --batch 2 --runs 10 --warmup 2)
-    tld_java=(--random tld-100m --batch 72 --runs 15) tld_torch=(--model tld-100m --batch 72 --runs 15 --warmup 2)
-    dtypes=(f32 f16)
-  fi
-  for dt in "${dtypes[@]}"; do
-    dtarg=(); [ "$small" = 0 ] && dtarg=(--dtype "$dt")
-    stage "UNet step $dt (TornadoVM $name)" 240 "${run_java[@]}" bench unet "${unet_java[@]}" "${dtarg[@]}" --warmup 1 --device tornado
-    keep "^(unet |warm-up|unet:)" 4
-    if [ "$has_torch" = 1 ]; then
-      stage "UNet step ${dt/f/fp} (PyTorch $torch_dev)" 120 python3 bench/torch_unet.py "${unet_torch[@]}" --device "$torch_dev" --dtype "${dt/f/fp}" --threads "$threads"
-      keep "^(torch|warm-up 1|unet:)" 3
-    fi
+  sel=() parity=()
+  for c in "${tests[@]}"; do
+    if [[ "$c" == *ModelParityTest ]]; then parity+=(--select-class "$c"); else sel+=(--select-class "$c"); fi
   done
+  stage "kernel tests ($name)" 150 "${junit[@]}" "${sel[@]}"
+  keep "tests (successful|failed|aborted)|✘" 12
+  if [ "$first" = 0 ]; then kernels; continue; fi
+  first=0
+  unet f32
   stage "TLD batch (TornadoVM $name)" 180 "${run_java[@]}" bench tld "${tld_java[@]}" --warmup 1 --device tornado
   keep "^(tld |warm-up|tld:)" 4
   if [ "$has_torch" = 1 ]; then
     stage "TLD batch (PyTorch $torch_dev)" 90 python3 bench/torch_tld.py "${tld_torch[@]}" --device "$torch_dev" --threads "$threads"
     keep "^(torch|warm-up 1|tld:)" 3
   fi
+  # the stand-in (a CPU OpenCL device compiles ~0.5 s per task) runs TLD's model parity only; ./test.sh covers the rest there
+  if [ "$small" = 1 ]; then parity=("${parity[@]/--select-class/--select-method}"); parity=("${parity[@]/%ModelParityTest/ModelParityTest#tldForward}"); fi
+  stage "model parity ($name)" 240 "${junit[@]}" "${parity[@]}"
+  keep "tests (successful|failed|aborted)|✘" 12
+  kernels
+  [ "$small" = 0 ] && unet f16
 done
 say "done  in $(elapsed)s; full output in check.log"
 cat "$summary"
