@@ -59,7 +59,9 @@ def setup_torch(torch, threads, device="cpu"):
         torch.backends.cudnn.allow_tf32 = False
         print(f"torch {torch.__version__}, GPU {torch.cuda.get_device_name()}, TF32 off")
         return torch.cuda.synchronize
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS {loaded_blas()}")
+    # pip wheels of torch 2.x link MKL statically (no library to find in the process maps; numpy's OpenBLAS may be there).
+    blas = "MKL (linked into torch)" if torch.backends.mkl.is_available() else loaded_blas()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS {blas}")
     return lambda: None
 
 

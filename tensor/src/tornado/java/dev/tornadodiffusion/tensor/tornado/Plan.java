@@ -43,6 +43,10 @@ final class Plan implements AutoCloseable {
     final long constantBytes, poolBytes;
     /** Device memory the plan takes once executed: every distinct array it uses, with TornadoVM's array headers. */
     final long deviceBytes;
+    /** What the plan copies between host and device ({@link Transfers}), and the name it is counted under. */
+    Transfers.PerPlan transfers = new Transfers.PerPlan(0, 0, 0, 0, 0, 0);
+    String label;
+    private boolean executed;
 
     private Plan(TornadoExecutionPlan execution, int graphs, int tasks, long constantBytes, long poolBytes, long deviceBytes) {
         this.execution = execution;
@@ -86,6 +90,7 @@ final class Plan implements AutoCloseable {
         long constants = 0;
         Set<Object> arrays = Collections.newSetFromMap(new IdentityHashMap<>());
         arrays.addAll(span.keySet());
+        Transfers.PerPlan moved = new Transfers.PerPlan(0, 0, 0, 0, 0, 0);
         for (int k = 0; k < segments.size(); k++) {
             Builder pb = new Builder(name + "_" + k, launch, grids);
             List<Object> consumed = new ArrayList<>(), persisted = new ArrayList<>(), toHost = new ArrayList<>(), every = new ArrayList<>();
@@ -112,6 +117,7 @@ final class Plan implements AutoCloseable {
             if (!every.isEmpty()) pb.graph.transferToDevice(DataTransferMode.EVERY_EXECUTION, every.toArray());
             if (!persisted.isEmpty()) pb.graph.persistOnDevice(persisted.toArray());
             if (!toHost.isEmpty()) pb.graph.transferToHost(DataTransferMode.EVERY_EXECUTION, toHost.toArray());
+            moved = moved.plus(Transfers.PerPlan.of(every, toHost, first));
             graphs[k] = pb.graph.snapshot();
             tasks += pb.tasks;
             arrays.addAll(pb.constants);
@@ -121,7 +127,10 @@ final class Plan implements AutoCloseable {
         for (Object a : arrays) device += ((TornadoNativeArray) a).getNumBytesOfSegmentWithHeader();
         TornadoExecutionPlan plan = new TornadoExecutionPlan(graphs);
         plan.withGridScheduler(grids);
-        return new Plan(plan, graphs.length, tasks, constants, pool, device);
+        Plan p = new Plan(plan, graphs.length, tasks, constants, pool, device);
+        p.transfers = moved;
+        p.label = name;
+        return p;
     }
 
     private static void touch(Map<Object, int[]> span, Object buffer, int k) {
@@ -169,6 +178,8 @@ final class Plan implements AutoCloseable {
 
     /** Runs the graphs in order, each on its own, so that each hands its device buffers to the next. */
     void execute() {
+        Transfers.count(label, transfers, !executed);
+        executed = true;
         if (graphs == 1) execution.execute();
         else for (int k = 0; k < graphs; k++) execution.withGraph(k).execute();
     }

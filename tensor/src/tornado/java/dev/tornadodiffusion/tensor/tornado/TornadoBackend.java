@@ -71,6 +71,9 @@ public final class TornadoBackend implements Backend {
     /** Forward passes recorded (and kept for replay). */
     synchronized int recordedPlans() { return plans.size(); }
 
+    /** Host<->device copies of every plan execution so far ({@code -Dtd.tornado.stats} prints them). */
+    public Transfers.Totals transfers() { return Transfers.totals(); }
+
     /** One-op plans of eager mode. */
     synchronized int eagerPlans() { return eager.size(); }
 
@@ -102,6 +105,7 @@ public final class TornadoBackend implements Backend {
             Tensor[] results = record(rec, forward, inputs);
             rec.classify(first, inputs);
             rec.build(valuesOf(results), launch);
+            rec.plan.label = model.getClass().getSimpleName() + " " + rec.name;
             admit(rec);
             // replays launch the step's kernels as one captured graph instead of one by one (not yet run on a GPU)
             if (cudaGraphs) rec.plan.execution.withCUDAGraph();
@@ -190,6 +194,7 @@ public final class TornadoBackend implements Backend {
             Tensor result = rec.append(op, shape);
             for (Leaf l : rec.leaves.values()) l.perCall = l.storage.heap();
             rec.build(List.of(op.out), launch);
+            rec.plan.label = "eager " + op.getClass().getSimpleName() + " " + rec.name;
             if (eager.size() >= EAGER_PLANS) evictOldestEager();
             try {
                 admit(rec);
