@@ -119,7 +119,7 @@ function finish(error, text) {
 
 function addToGallery(s) {
   $("empty")?.remove();
-  s.images.forEach((im, i) => {
+  const figures = s.images.map((im, i) => {
     const fig = document.createElement("figure");
     fig.className = "result";
     const img = document.createElement("img");
@@ -135,8 +135,9 @@ function addToGallery(s) {
     a.textContent = "download PNG";
     cap.append(pre, a);
     fig.append(img, cap);
-    $("gallery").prepend(fig);
+    return fig;
   });
+  $("gallery").prepend(...figures);
 }
 
 async function cancel() {
