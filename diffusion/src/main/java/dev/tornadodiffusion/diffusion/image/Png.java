@@ -14,8 +14,8 @@ import java.util.zip.CRC32;
 import java.util.zip.DeflaterOutputStream;
 
 /**
- * 8-bit RGB PNG with tEXt chunks: the generation settings go in a chunk named "parameters",
- * the convention other Stable Diffusion tools read.
+ * 8-bit RGB PNG with text chunks: the generation settings go in a chunk named "parameters", the convention other
+ * Stable Diffusion tools read (tEXt for Latin-1 text, iTXt in UTF-8 otherwise, as A1111 writes them).
  */
 public final class Png {
     private static final byte[] SIGNATURE = {(byte) 137, 'P', 'N', 'G', '\r', '\n', 26, '\n'};
@@ -50,19 +50,54 @@ public final class Png {
         d.write(new byte[]{8, 2, 0, 0, 0});  // 8 bits, RGB, deflate, adaptive filtering, no interlace
         chunk(png, "IHDR", ihdr.toByteArray());
         for (Map.Entry<String, String> e : text.entrySet()) {
-            // tEXt is Latin-1; characters outside it become '?', which keeps the chunk valid.
-            byte[] kv = (e.getKey() + "\0" + e.getValue()).getBytes(StandardCharsets.ISO_8859_1);
-            chunk(png, "tEXt", kv);
+            // as PIL (and so A1111) writes text: tEXt while the value is Latin-1, else an uncompressed UTF-8 iTXt
+            // (keyword, compression flag and method 0, empty language tag and translated keyword, the text)
+            if (StandardCharsets.ISO_8859_1.newEncoder().canEncode(e.getValue()))
+                chunk(png, "tEXt", (e.getKey() + "\0" + e.getValue()).getBytes(StandardCharsets.ISO_8859_1));
+            else
+                chunk(png, "iTXt", concat((e.getKey() + "\0\0\0\0\0").getBytes(StandardCharsets.ISO_8859_1), e.getValue().getBytes(StandardCharsets.UTF_8)));
         }
         chunk(png, "IDAT", raw.toByteArray());
         chunk(png, "IEND", new byte[0]);
         return png.toByteArray();
     }
 
+    /** The text chunks (tEXt, zTXt, iTXt) of a PNG file, keyword to text; ImageIO decodes them. */
+    public static Map<String, String> readText(Path file) throws IOException {
+        try (javax.imageio.stream.ImageInputStream in = javax.imageio.ImageIO.createImageInputStream(file.toFile())) {
+            var readers = javax.imageio.ImageIO.getImageReadersByFormatName("png");
+            var reader = readers.next();
+            reader.setInput(in);
+            javax.imageio.metadata.IIOMetadataNode root;
+            try {
+                root = (javax.imageio.metadata.IIOMetadataNode) reader.getImageMetadata(0).getAsTree("javax_imageio_png_1.0");
+            } catch (IOException e) {
+                throw new IllegalArgumentException(file + ": not a PNG (" + e.getMessage() + ")");
+            } finally {
+                reader.dispose();
+            }
+            Map<String, String> text = new java.util.LinkedHashMap<>();
+            for (String[] kind : new String[][]{{"tEXtEntry", "value"}, {"zTXtEntry", "text"}, {"iTXtEntry", "text"}}) {
+                var entries = root.getElementsByTagName(kind[0]);
+                for (int i = 0; i < entries.getLength(); i++) {
+                    var e = (javax.imageio.metadata.IIOMetadataNode) entries.item(i);
+                    text.put(e.getAttribute("keyword"), e.getAttribute(kind[1]));
+                }
+            }
+            return text;
+        }
+    }
+
     /** As diffusers' numpy_to_pil: (v * 255).round() in float32, numpy rounding half to even. */
     static int toByte(float v) {
         float c = Math.min(1f, Math.max(0f, v));
         return (int) Math.rint(c * 255f);
+    }
+
+    private static byte[] concat(byte[] a, byte[] b) {
+        byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 
     private static void chunk(ByteArrayOutputStream png, String type, byte[] data) throws IOException {
