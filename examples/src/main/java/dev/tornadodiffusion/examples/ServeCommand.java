@@ -35,6 +35,7 @@ final class ServeCommand implements Command {
         if (maxPixels < 64) throw new UsageException("--max-pixels must be >= 64");
         if (!(timeLimit >= 0) || Float.isInfinite(timeLimit)) throw new UsageException("--time-limit must be a number of seconds >= 0");
         Path model = Path.of(a.get("model", GenerateCommand.DEFAULT_MODEL.toString()));
+        Checks.serve(model);
         if (GenerateCommand.randomWeights(model)) System.err.println("serve: " + model + " has RANDOM weights: its images are abstract patterns; pass --model DIR for a real model");
         Pipeline pipeline = Pipeline.load(model, Backends.get(a.get("device", "cpu")), LoadOptions.DEFAULT);
         String host = a.get("host", "127.0.0.1");

@@ -89,7 +89,7 @@ public final class Png {
     }
 
     /** As diffusers' numpy_to_pil: (v * 255).round() in float32, numpy rounding half to even. */
-    static int toByte(float v) {
+    public static int toByte(float v) {
         float c = Math.min(1f, Math.max(0f, v));
         return (int) Math.rint(c * 255f);
     }

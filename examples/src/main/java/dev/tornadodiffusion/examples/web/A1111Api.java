@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
 import dev.tornadodiffusion.examples.Images;
+import dev.tornadodiffusion.examples.Samplers;
 import dev.tornadodiffusion.tensor.Tensor;
 
 import javax.imageio.ImageIO;

@@ -5,6 +5,7 @@ import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationResult;
 import dev.tornadodiffusion.diffusion.pipelines.Pipeline;
 import dev.tornadodiffusion.diffusion.pipelines.Progress;
+import dev.tornadodiffusion.examples.MovingEta;
 import dev.tornadodiffusion.tensor.Tensor;
 
 import java.util.ArrayDeque;
@@ -152,12 +153,9 @@ public final class JobQueue implements AutoCloseable {
 
     /** Feeds steps, ETA and previews into the job; stops it when cancelled or over its time. */
     private final class JobProgress implements Progress {
-        private static final int WINDOW = 5;
         private final Job job;
         private final int iteration, iterations;
-        private final double[] recent = new double[WINDOW];
-        private int seen;
-        private long last = System.nanoTime();
+        private final MovingEta eta = new MovingEta();
 
         JobProgress(Job job, int iteration, int iterations) {
             this.job = job;
@@ -173,25 +171,15 @@ public final class JobQueue implements AutoCloseable {
         }
 
         @Override
-        public void stage(String name) {
-            check();
-            last = System.nanoTime();
-        }
+        public void stage(String name) { check(); }
 
         @Override
         public void modelOutput(int step, Tensor output) { check(); }
 
         @Override
         public void step(int step, int total, double secondsPerStep, Tensor latents) {
-            long now = System.nanoTime();
-            recent[seen++ % WINDOW] = (now - last) / 1e9;
-            last = now;
-            double mean = 0;
-            int k = Math.min(seen, WINDOW);
-            for (int i = 0; i < k; i++) mean += recent[i];
-            mean /= k;
             int done = iteration * total + step, all = iterations * total;
-            job.progress(done, all, mean * (all - done), preview.png(latents));
+            job.progress(done, all, eta.next(secondsPerStep, all - done), preview.png(latents));
             check();
         }
     }

@@ -2,10 +2,10 @@ package dev.tornadodiffusion.examples.web;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
+import dev.tornadodiffusion.examples.Samplers;
 
 import java.util.Iterator;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The server's own request JSON (POST /generate and the page's jobs): diffusers-style field names, every field checked,
@@ -39,12 +39,10 @@ final class RequestJson {
 
     /** A1111's rule: -1 (or nothing) picks a random 32-bit seed. */
     static long seed(JsonNode v, String field) {
-        if (v.isMissingNode() || v.isNull() || (v.canConvertToLong() && v.asLong() == -1)) return randomSeed();
+        if (v.isMissingNode() || v.isNull() || (v.canConvertToLong() && v.asLong() == -1)) return Samplers.randomSeed();
         if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < 0) throw bad(field, "-1 (random) or an integer >= 0");
         return v.asLong();
     }
-
-    static long randomSeed() { return ThreadLocalRandom.current().nextLong(1L << 32); }
 
     static GenerationRequest build(GenerationRequest.Builder b) {
         try {

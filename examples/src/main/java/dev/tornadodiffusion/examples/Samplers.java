@@ -1,4 +1,4 @@
-package dev.tornadodiffusion.examples.web;
+package dev.tornadodiffusion.examples;
 
 import java.util.List;
 import java.util.Locale;
@@ -7,8 +7,8 @@ import java.util.Locale;
  * The samplers the server offers, by A1111's display names (what A1111 clients send as sampler_name) and the
  * short names of {@code --sampler}. A1111's "PLMS" is diffusers' PNDM with skip_prk_steps, as SD's scheduler configs set it.
  */
-final class Samplers {
-    record Sampler(String name, String id, List<String> aliases) {}
+public final class Samplers {
+    public record Sampler(String name, String id, List<String> aliases) {}
 
     private static final List<Sampler> ALL = List.of(
             new Sampler("Euler a", "euler-a", List.of("k_euler_a", "k_euler_ancestral")),
@@ -24,14 +24,17 @@ final class Samplers {
 
     private Samplers() {}
 
+    /** A1111's rule for seeds: -1 (or none) means a random one, drawn from [0, 2^32). */
+    public static long randomSeed() { return java.util.concurrent.ThreadLocalRandom.current().nextLong(1L << 32); }
+
     /** What the loaded pipeline can run: TLD samples with DPM-Solver++(2M) or DDIM only. */
-    static List<Sampler> forPipeline(String pipelineClass) {
+    public static List<Sampler> forPipeline(String pipelineClass) {
         if (pipelineClass.equals("TLDPipeline")) return ALL.stream().filter(s -> s.id.equals("dpm++2m") || s.id.equals("ddim")).toList();
         return ALL;
     }
 
     /** The sampler a name means (A1111 name, alias or short name, any case), or null. */
-    static Sampler find(List<Sampler> offered, String name) {
+    public static Sampler find(List<Sampler> offered, String name) {
         String k = name.trim().toLowerCase(Locale.ROOT);
         for (Sampler s : offered)
             if (s.name.toLowerCase(Locale.ROOT).equals(k) || s.id.equals(k) || s.aliases.contains(k)) return s;
