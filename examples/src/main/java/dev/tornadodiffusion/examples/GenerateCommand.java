@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /** {@code diffuse generate}: text-to-image and image-to-image from a pipeline folder to PNG files. */
@@ -32,7 +33,7 @@ final class GenerateCommand implements Command {
 
     @Override
     public int run(String[] argv) throws Exception {
-        argv = FromPng.expand(argv);
+        argv = InfoText.expand(argv);
         Args a = new Args(argv, Set.of("prompt", "model", "negative", "steps", "guidance", "sampler", "seed", "width", "height",
                 "batch", "init-image", "strength", "unet", "lora", "variant", "device", "out", "guidance-rescale", "clip-skip",
                 "refiner", "denoising-end"), Set.of("overwrite"));
@@ -77,10 +78,13 @@ final class GenerateCommand implements Command {
             System.err.println("generate: " + model + " has RANDOM weights (the bundled tiny model): it makes abstract patterns, not pictures of the prompt; pass --model DIR for a real model");
         long t0 = System.nanoTime();
         GenerationResult result;
+        Map<String, String> parameters;
         try (Pipeline pipeline = Pipeline.load(model, backend, options)) {
             System.err.printf("generate: %s on %s (loaded in %.1f s)%n", pipeline.description(), backend.name(), (System.nanoTime() - t0) / 1e9);
             if (randomSeed) System.err.println("generate: seed " + seed + " (random)");
             result = pipeline.generate(request, new ConsoleProgress());
+            // the base's settings, with what its text cannot know: LoRAs, --unet, the refiner and where it took over
+            parameters = InfoText.withLoad(result.parameters(), options, a.get("refiner", null), request.denoisingEnd());
             if (a.has("refiner")) {
                 try (Pipeline refiner = Pipeline.load(Path.of(a.get("refiner", null)), backend, new LoadOptions(options.variant(), null, List.of()))) {
                     System.err.println("generate: refining with " + refiner.description());
@@ -92,7 +96,7 @@ final class GenerateCommand implements Command {
         for (int i = 0; i < outs.size(); i++) {
             Path out = outs.get(i);
             Tensor img = result.image(i);
-            Outputs.write(out, img, result.parameters());
+            Outputs.write(out, img, parameters);
             System.out.printf("wrote %s (%dx%d)%n", out, img.dim(1), img.dim(0));
         }
         System.err.printf("generate: done in %.1f s%n", (System.nanoTime() - t0) / 1e9);

@@ -51,6 +51,18 @@ class GenerateChecksTest {
     }
 
     @Test
+    void loraUnetAndRefinerAreRecordedAndReadBack() {
+        var options = new dev.tornadodiffusion.diffusion.pipelines.LoadOptions(null, Path.of("u, v.safetensors"),
+                List.of(new dev.tornadodiffusion.diffusion.pipelines.LoadOptions.Lora(Path.of("a.safetensors"), 0.5f),
+                        new dev.tornadodiffusion.diffusion.pipelines.LoadOptions.Lora(Path.of("b.safetensors"), 1f)));
+        String text = InfoText.withLoad(java.util.Map.of("parameters", "a cat\nSteps: 3, Seed: 1"), options, "refiner-dir", 0.8f).get("parameters");
+        assertEquals("a cat\nSteps: 3, Seed: 1, Lora: \"a.safetensors:0.5,b.safetensors:1.0\", UNet: \"u, v.safetensors\", Refiner: refiner-dir, Refiner switch at: 0.8", text);
+        List<String> o = InfoText.options(text, Path.of("x.png"));
+        assertEquals(List.of("--prompt", "a cat", "--steps", "3", "--seed", "1", "--lora", "a.safetensors:0.5,b.safetensors:1.0",
+                "--unet", "u, v.safetensors", "--refiner", "refiner-dir", "--denoising-end", "0.8"), o);
+    }
+
+    @Test
     void writesJpegOrPngAndRefusesOtherTypes(@TempDir Path dir) throws Exception {
         Path jpg = dir.resolve("fox.JPG");
         var r = diffuse("generate", "--model", TINY.toString(), "--prompt", "a fox", "--steps", "2", "--seed", "3", "--width", "16", "--height", "16", "--out", jpg.toString());

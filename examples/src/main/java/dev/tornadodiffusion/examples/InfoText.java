@@ -1,6 +1,7 @@
 package dev.tornadodiffusion.examples;
 
 import dev.tornadodiffusion.diffusion.image.Png;
+import dev.tornadodiffusion.diffusion.pipelines.LoadOptions;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -10,14 +11,48 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
- * {@code generate --from-png FILE}: the settings an image's "parameters" text records (A1111's layout: the prompt,
- * "Negative prompt: ...", then "Key: value, ..." on the last line) become generate options; options given on the
- * command line win. Keys that do not change the image (Model, Version) are left out.
+ * The "parameters" text (A1111's infotext: the prompt, "Negative prompt: ...", then "Key: value, ..." on the last line,
+ * a value with a comma in double quotes). {@link #withLoad} adds what the pipeline's own text cannot know (LoRAs with
+ * their scales, a replacement UNet, the refiner and its switch point); {@link #expand} turns a PNG's text back into
+ * generate options for {@code --from-png FILE}, options given on the command line winning. Keys that do not change
+ * the image (Model, Version) are left out.
  */
-final class FromPng {
-    private FromPng() {}
+final class InfoText {
+    private InfoText() {}
+
+    /** The pipeline's parameters text with the load options and the refiner that also shaped the image. */
+    static Map<String, String> withLoad(Map<String, String> parameters, LoadOptions options, String refiner, Float switchAt) {
+        StringBuilder sb = new StringBuilder(parameters.get("parameters"));
+        if (!options.loras().isEmpty())
+            sb.append(", Lora: ").append(quote(String.join(",", options.loras().stream().map(l -> l.file() + ":" + l.scale()).toList())));
+        if (options.unetFile() != null) sb.append(", UNet: ").append(quote(options.unetFile().toString()));
+        if (refiner != null) sb.append(", Refiner: ").append(quote(refiner)).append(", Refiner switch at: ").append(switchAt);
+        Map<String, String> out = new LinkedHashMap<>(parameters);
+        out.put("parameters", sb.toString());
+        return out;
+    }
+
+    private static String quote(String v) {
+        return v.contains(",") || v.contains("\"") ? "\"" + v.replace("\\", "\\\\").replace("\"", "\\\"") + "\"" : v;
+    }
+
+    /** "Key: value" pairs of the settings line, honouring quoted values. */
+    static Map<String, String> pairs(String line) {
+        Map<String, String> kv = new LinkedHashMap<>();
+        Matcher m = PAIR.matcher(line);
+        while (m.find()) {
+            String v = m.group(2).trim();
+            if (v.startsWith("\"") && v.endsWith("\"") && v.length() > 1) v = v.substring(1, v.length() - 1).replaceAll("\\\\(.)", "$1");
+            kv.put(m.group(1).trim(), v);
+        }
+        return kv;
+    }
+
+    private static final Pattern PAIR = Pattern.compile("\\s*([\\w][\\w \\-/+]*):\\s*(\"(?:\\\\.|[^\\\\\"])*\"|[^,]*)(?:,|$)");
 
     /** {@code argv} with {@code --from-png FILE} replaced by the options it records, placed first so that later ones override. */
     static String[] expand(String[] argv) throws IOException {
@@ -49,11 +84,7 @@ final class FromPng {
             else if (negative != null) negative.append('\n').append(line);
             else prompt.append(prompt.isEmpty() ? "" : "\n").append(line);
         }
-        Map<String, String> kv = new LinkedHashMap<>();
-        for (String pair : settings.split(", ")) {
-            int colon = pair.indexOf(": ");
-            if (colon > 0) kv.put(pair.substring(0, colon), pair.substring(colon + 2));
-        }
+        Map<String, String> kv = pairs(settings);
         List<String> o = new ArrayList<>(List.of("--prompt", prompt.toString()));
         if (negative != null) o.addAll(List.of("--negative", negative.toString()));
         for (var e : kv.entrySet()) {
@@ -73,7 +104,10 @@ final class FromPng {
                 }
                 case "Batch size" -> o.addAll(List.of("--batch", v));
                 case "Denoising strength" -> o.addAll(List.of("--strength", v));
-                case "Denoising end" -> o.addAll(List.of("--denoising-end", v));
+                case "Denoising end", "Refiner switch at" -> o.addAll(List.of("--denoising-end", v));
+                case "Lora" -> o.addAll(List.of("--lora", v));
+                case "UNet" -> o.addAll(List.of("--unet", v));
+                case "Refiner" -> o.addAll(List.of("--refiner", v));
                 case "Guidance rescale" -> o.addAll(List.of("--guidance-rescale", v));
                 case "Clip skip" -> o.addAll(List.of("--clip-skip", String.valueOf(Integer.parseInt(v) - 1)));
                 default -> { }  // Model, Version and keys of other tools do not map to an option
