@@ -14,7 +14,6 @@ import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -32,19 +31,47 @@ class WebPageBrowserTest {
     static final Path CHROMIUM = Path.of("/usr/bin/chromium"), CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
     static TinyServer s;
     static ChromeDriver browser;
+    static Path profiles;
 
     @BeforeAll
-    static void start(@TempDir Path profile) throws Exception {
+    static void start(@TempDir Path dir) throws Exception {
         boolean present = Files.isExecutable(CHROMIUM) && Files.isExecutable(CHROMEDRIVER);
         if (!present && "true".equals(System.getenv("CI")))
             throw new AssertionError("Chromium is missing: apt-get install -y chromium chromium-driver (.ci/run does this)");
         assumeTrue(present, "no Chromium at " + CHROMIUM + " / " + CHROMEDRIVER + ": apt-get install -y chromium chromium-driver");
         s = new TinyServer(2, 256 * 256 * 4, 240);
+        profiles = dir;
+        browser = launch();
+    }
+
+    /** A fresh headless Chromium with its own profile folder. */
+    static ChromeDriver launch() throws Exception {
         ChromeOptions options = new ChromeOptions().setBinary(CHROMIUM.toFile());
         options.addArguments("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1200,1000", "--user-data-dir=" + profile);
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1200,1000",
+                "--user-data-dir=" + Files.createTempDirectory(profiles, "profile"));
         ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
-        browser = new ChromeDriver(service, options);
+        return new ChromeDriver(service, options);
+    }
+
+    interface Steps {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs {@code steps}; when Chromium's renderer dies under it ("tab crashed", seen on a heavily loaded build machine)
+     * it says so and runs them once more in a fresh browser: a page that crashes the renderer crashes it again.
+     */
+    static void inBrowser(Steps steps) throws Exception {
+        try {
+            steps.run();
+        } catch (org.openqa.selenium.WebDriverException e) {
+            if (e.getMessage() == null || !e.getMessage().contains("tab crashed")) throw e;
+            System.err.println("WebPageBrowserTest: Chromium's tab crashed; retrying once in a fresh browser");
+            browser.quit();
+            browser = launch();
+            steps.run();
+        }
     }
 
     @AfterAll
@@ -68,6 +95,10 @@ class WebPageBrowserTest {
 
     @Test
     void generatesAnImageWithPreviewsAndShowsItsParameters() throws Exception {
+        inBrowser(this::generate);
+    }
+
+    void generate() throws Exception {
         open();
         assertTrue(browser.findElement(By.id("model")).getText().contains("tiny-sd"));
         assertTrue(new Select(browser.findElement(By.id("sampler"))).getOptions().stream().anyMatch(o -> o.getText().equals("Euler a")));
@@ -99,7 +130,11 @@ class WebPageBrowserTest {
     }
 
     @Test
-    void showsRefusalsAndCancellationInPlainWords() {
+    void showsRefusalsAndCancellationInPlainWords() throws Exception {
+        inBrowser(this::refusalsAndCancel);
+    }
+
+    void refusalsAndCancel() {
         open();
         field("prompt", "x");
         field("width", "1024");
