@@ -16,6 +16,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -134,7 +136,7 @@ class WebPageBrowserTest {
         inBrowser(this::refusalsAndCancel);
     }
 
-    void refusalsAndCancel() {
+    void refusalsAndCancel() throws Exception {
         open();
         field("prompt", "x");
         field("width", "1024");
@@ -153,5 +155,19 @@ class WebPageBrowserTest {
         error = wait.until(d -> d.findElement(By.id("error")).isDisplayed() ? d.findElement(By.id("error")).getText() : null);
         assertEquals("Cancelled: cancelled by the user.", error);
         assertTrue(browser.findElement(By.id("generate")).isEnabled());
+
+        // a full queue: one job running and two waiting (queue 2), then the page's request
+        String slow = "{\"prompt\": \"x\", \"steps\": 500, \"width\": 16, \"height\": 16}";
+        List<Long> ids = new ArrayList<>();
+        ids.add(s.json("POST", "/api/jobs", slow, 202).get("id").asLong());
+        try {
+            s.poll("/api/jobs/" + ids.getFirst(), j -> j.get("state").asText().equals("running"));
+            for (int i = 0; i < 2; i++) ids.add(s.json("POST", "/api/jobs", slow, 202).get("id").asLong());
+            browser.findElement(By.id("generate")).click();
+            error = wait.until(d -> d.findElement(By.id("error")).isDisplayed() ? d.findElement(By.id("error")).getText() : null);
+            assertEquals("The server is busy: its queue is full. Try again in a moment.", error);
+        } finally {
+            for (long id : ids) s.json("POST", "/api/jobs/" + id + "/cancel", "", 200);
+        }
     }
 }
