@@ -130,7 +130,8 @@ public final class JobQueue implements AutoCloseable {
             job.failed(400, e.getMessage());
         } catch (OutOfMemoryError e) {
             job.failed(507, "the server ran out of memory for this request; try a smaller size or batch");
-        } catch (Exception e) {
+        } catch (Exception | Error e) {
+            // the worker lives on whatever one job hit
             job.failed(500, "generation failed: " + e);
         }
     }
