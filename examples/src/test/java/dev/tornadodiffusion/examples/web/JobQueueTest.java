@@ -55,6 +55,31 @@ class JobQueueTest {
     }
 
     @Test
+    void theWorkerSurvivesAJobThatHitsAnError() throws Exception {
+        Pipeline failingFirst = new Pipeline() {
+            int calls;
+
+            @Override
+            public dev.tornadodiffusion.diffusion.pipelines.GenerationResult generate(GenerationRequest r, dev.tornadodiffusion.diffusion.pipelines.Progress p) {
+                if (calls++ == 0) throw new StackOverflowError();
+                return new dev.tornadodiffusion.diffusion.pipelines.GenerationResult(dev.tornadodiffusion.tensor.Tensor.zeros(1, 8, 8, 3),
+                        dev.tornadodiffusion.tensor.Tensor.zeros(1, 4, 1, 1), java.util.Map.of("parameters", "x\nSteps: 1"));
+            }
+
+            @Override public String description() { return "fake"; }
+            @Override public int defaultWidth() { return 8; }
+            @Override public int defaultHeight() { return 8; }
+            @Override public void close() {}
+        };
+        try (JobQueue q = new JobQueue(failingFirst, LatentPreview.forModel(TinyServer.TINY), 2, 0)) {
+            Job.Snapshot first = WebServer.await(q.submit(List.of(request(1, 1))));
+            assertEquals(500, first.errorStatus());
+            assertTrue(first.error().contains("StackOverflowError"), first.error());
+            assertEquals(Job.State.DONE, WebServer.await(q.submit(List.of(request(1, 2)))).state());
+        }
+    }
+
+    @Test
     void aClosedQueueCancelsWhatWaits() throws Exception {
         JobQueue q = new JobQueue(pipeline, LatentPreview.forModel(TinyServer.TINY), 2, 0);
         Job running = q.submit(List.of(request(900, 1)));
