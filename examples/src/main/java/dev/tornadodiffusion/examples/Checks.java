@@ -12,6 +12,7 @@ final class Checks {
     private Checks() {}
 
     static void generate(Args a, Path model) throws IOException {
+        if (a.has("sampler")) sampler(a.get("sampler", ""), pipelineClassIfAny(model));
         if (a.has("steps")) range(a, "steps", a.getInt("steps", 0), 1, 1000);
         if (a.has("batch")) range(a, "batch", a.getInt("batch", 1), 1, 64);
         if (a.has("guidance")) finite("guidance", a.getFloat("guidance", 0), 0, 100);
@@ -52,6 +53,20 @@ final class Checks {
     private static boolean present(JsonNode mi, String component) {
         JsonNode e = mi.path(component);
         return e.isArray() && e.size() == 2 && !e.get(0).isNull() && !e.get(1).isNull();
+    }
+
+    /** A sampler name the model can run (a diffusers scheduler class name is checked when the scheduler is built). */
+    private static void sampler(String name, String pipelineClass) {
+        String base = name.toLowerCase(java.util.Locale.ROOT).endsWith("-trailing") ? name.substring(0, name.length() - "-trailing".length()) : name;
+        var offered = Samplers.forPipeline(pipelineClass);
+        if (Samplers.find(offered, base) == null && !(base.endsWith("Scheduler") && !pipelineClass.equals("TLDPipeline")))
+            throw new UsageException("--sampler '" + name + "' is not known (" + String.join(", ", offered.stream().map(Samplers.Sampler::id).toList())
+                    + (pipelineClass.equals("TLDPipeline") ? "" : ", or a scheduler class name; each may end in -trailing") + ")");
+    }
+
+    private static String pipelineClassIfAny(Path dir) throws IOException {
+        Path index = dir.resolve("model_index.json");
+        return Files.isRegularFile(index) ? Json.read(index).path("_class_name").asText("") : "";
     }
 
     private static void range(Args a, String name, int v, int min, int max) {
