@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;
 import dev.tornadodiffusion.nn.clip.ClipTokenizer;
@@ -79,13 +79,7 @@ public final class Pipelines {
         Path folder = component(dir, mi, name);
         boolean withProjection = mi.get(name).get(1).asText("").equals("CLIPTextModelWithProjection");
         ClipTextConfig config = ClipTextConfig.from(JsonConfig.read(folder.resolve("config.json")));
-        StateDict weights = withLoras(ModelFiles.open(folder, o.variant()), name, o);
-        try {
-            return ClipTextModel.load(config, weights, be, withProjection);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(withLoras(ModelFiles.open(folder, o.variant()), name, o), w -> ClipTextModel.load(config, w, be, withProjection));
     }
 
     /**
@@ -95,13 +89,7 @@ public final class Pipelines {
     static UNet2DConditionModel loadUnet(Path unetDir, Backend be, LoadOptions o) throws IOException {
         var config = UNet2DConditionModel.readConfig(unetDir.resolve("config.json"));
         StateDict files = o.unetFile() == null ? ModelFiles.open(unetDir, o.variant()) : SingleFileCheckpoint.openComponent(o.unetFile(), "unet");
-        StateDict weights = withLoras(files, "unet", o);
-        try {
-            return UNet2DConditionModel.load(config, weights, be);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(withLoras(files, "unet", o), w -> UNet2DConditionModel.load(config, w, be));
     }
 
     /** {@code files} with every LoRA of the options merged into {@code component}; closing the result closes the files. */
@@ -180,9 +168,9 @@ public final class Pipelines {
         sb.append(String.format(Locale.ROOT, "\nSteps: %d, Sampler: %s, CFG scale: %s, Seed: %d, Size: %dx%d, Model: %s",
                 steps, r.sampler() == null ? sampler : r.sampler(), guidance, r.seed(), width, height, model.getFileName()));
         if (r.batch() > 1) sb.append(", Batch size: ").append(r.batch());
-        if (r.initImage() != null && r.denoisingStart() == null) sb.append(", Denoising strength: ").append(r.strength());
-        if (r.denoisingStart() != null) sb.append(", Denoising start: ").append(r.denoisingStart());
-        if (r.denoisingEnd() != null) sb.append(", Denoising end: ").append(r.denoisingEnd());
+        if (r.initImage() != null && r.handoff().denoisingStart() == null) sb.append(", Denoising strength: ").append(r.img2img().strength());
+        if (r.handoff().denoisingStart() != null) sb.append(", Denoising start: ").append(r.handoff().denoisingStart());
+        if (r.handoff().denoisingEnd() != null) sb.append(", Denoising end: ").append(r.handoff().denoisingEnd());
         if (r.guidanceRescale() > 0) sb.append(", Guidance rescale: ").append(r.guidanceRescale());
         if (r.clipSkip() > 0) sb.append(", Clip skip: ").append(r.clipSkip() + 1);
         sb.append(", Version: tornado-diffusion");

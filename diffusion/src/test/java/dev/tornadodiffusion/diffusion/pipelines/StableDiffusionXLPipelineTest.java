@@ -62,6 +62,7 @@ class StableDiffusionXLPipelineTest {
             List<Tensor> outputs4 = new ArrayList<>();
             GenerationResult r = p.generate(GenerationRequest.builder(PROMPT).sampler("euler-trailing").steps(4).guidanceScale(0f)
                     .width(24).height(16).latents(inputs.get("latents")).build(), new Progress() {
+                @Override public boolean wantsModelOutput() { return true; }
                 @Override public void modelOutput(int step, Tensor o) { outputs4.add(o); }
             });
             assertEquals(1, outputs4.getFirst().dim(0), "guidance 0: no unconditional batch half");
@@ -77,17 +78,17 @@ class StableDiffusionXLPipelineTest {
              StableDiffusionXLPipeline encoded = load(TinyFolders.sdxl(dir.resolve("b"), "StableDiffusionXLPipeline", "scheduler", true,
                      ", \"force_zeros_for_empty_prompt\": false"))) {
             GenerationRequest r = GenerationRequest.builder(PROMPT).batch(2).build();
-            StableDiffusionXLPipeline.Conditioning z = zeros.encodePrompt(r, true);
-            assertClose(DenoiseLoop.repeatBatch(BE, inputs.get("prompt_embeds"), 2), z.prompt());
-            assertClose(DenoiseLoop.repeatBatch(BE, inputs.get("pooled_prompt_embeds"), 2), z.pooled());
-            assertArrayEquals(new int[]{2, 77, 56}, z.negative().shape());
-            assertEquals(0, maxAbs(z.negative()));
+            UNetPipeline.Prompt z = zeros.encodePrompt(r, true);
+            assertClose(Batch.repeat(BE, inputs.get("prompt_embeds"), 2), z.states());
+            assertClose(Batch.repeat(BE, inputs.get("pooled_prompt_embeds"), 2), z.pooled());
+            assertArrayEquals(new int[]{2, 77, 56}, z.negativeStates().shape());
+            assertEquals(0, maxAbs(z.negativeStates()));
             assertEquals(0, maxAbs(z.negativePooled()));
 
-            StableDiffusionXLPipeline.Conditioning e = encoded.encodePrompt(r, true);
-            assertClose(DenoiseLoop.repeatBatch(BE, inputs.get("negative_prompt_embeds"), 2), e.negative());
-            assertClose(DenoiseLoop.repeatBatch(BE, inputs.get("negative_pooled_prompt_embeds"), 2), e.negativePooled());
-            assertNull(zeros.encodePrompt(r, false).negative(), "no negative without guidance");
+            UNetPipeline.Prompt e = encoded.encodePrompt(r, true);
+            assertClose(Batch.repeat(BE, inputs.get("negative_prompt_embeds"), 2), e.negativeStates());
+            assertClose(Batch.repeat(BE, inputs.get("negative_pooled_prompt_embeds"), 2), e.negativePooled());
+            assertNull(zeros.encodePrompt(r, false).negativeStates(), "no negative without guidance");
         }
     }
 
@@ -136,13 +137,13 @@ class StableDiffusionXLPipelineTest {
     @Test
     void timeIdsFollowDiffusers() throws IOException {
         try (StableDiffusionXLPipeline p = load(TinyFolders.fixture("pipeline-sdxl"))) {
-            GenerationRequest r = embedsRequest().cropsCoordsTopLeft(new int[]{4, 8}).negativeCropsCoordsTopLeft(new int[]{1, 2})
-                    .negativeOriginalSize(new int[]{32, 48}).negativeTargetSize(new int[]{40, 56}).build();
+            GenerationRequest r = embedsRequest().sizeConditioning(new GenerationRequest.SizeConditioning(null, new int[]{4, 8}, null,
+                    new int[]{32, 48}, new int[]{1, 2}, new int[]{40, 56}, 6f, 2.5f)).build();
             float[] txt = p.addTimeIds(r, 16, 24, 2, true, false).contiguousF32().array();
             assertArrayEquals(new float[]{32, 48, 1, 2, 40, 56, 16, 24, 4, 8, 16, 24, 32, 48, 1, 2, 40, 56, 16, 24, 4, 8, 16, 24}, txt);
             float[] img = p.addTimeIds(r, 16, 24, 2, true, true).contiguousF32().array();
             assertArrayEquals(new float[]{32, 48, 4, 8, 40, 56, 32, 48, 4, 8, 40, 56, 16, 24, 4, 8, 16, 24, 16, 24, 4, 8, 16, 24}, img);
-            float[] noCfg = p.addTimeIds(embedsRequest().originalSize(new int[]{1024, 768}).build(), 16, 24, 1, false, false).contiguousF32().array();
+            float[] noCfg = p.addTimeIds(embedsRequest().sizeConditioning(new GenerationRequest.SizeConditioning(new int[]{1024, 768}, null, null, null, null, null, 6f, 2.5f)).build(), 16, 24, 1, false, false).contiguousF32().array();
             assertArrayEquals(new float[]{1024, 768, 0, 0, 16, 24}, noCfg);
         }
     }

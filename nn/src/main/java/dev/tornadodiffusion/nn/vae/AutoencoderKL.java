@@ -1,7 +1,7 @@
 package dev.tornadodiffusion.nn.vae;
 
 import dev.tornadodiffusion.nn.Conv2d;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
@@ -60,21 +60,12 @@ public final class AutoencoderKL implements AutoCloseable {
      */
     public static AutoencoderKL load(Path folder, Backend be, String variant) throws IOException {
         AutoencoderKLConfig config = AutoencoderKLConfig.from(JsonConfig.read(folder.resolve("config.json")));
-        StateDict weights = ModelFiles.open(folder, variant);
-        try {
-            return load(config, weights, be);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(ModelFiles.open(folder, variant), w -> load(config, w, be));
     }
 
     /** The model over {@code weights} (strict: every key used); closing the model closes them. */
     public static AutoencoderKL load(AutoencoderKLConfig config, StateDict weights, Backend be) {
-        Params p = new Params(weights, be);
-        AutoencoderKL vae = new AutoencoderKL(config, p, weights);
-        p.checkAllUsed();
-        return vae;
+        return Params.strict(weights, be, p -> new AutoencoderKL(config, p, weights));
     }
 
     /** Releases the weights {@link #load} opened. */
@@ -122,6 +113,16 @@ public final class AutoencoderKL implements AutoCloseable {
     /** Raw (unscaled) latent [B, latent_channels, h, w] -> image [B, out_channels, h*f, w*f]. */
     public Tensor decode(Tensor z) {
         return useSlicing ? perImage(z, this::decodeBatch) : decodeBatch(z);
+    }
+
+    /** Denoised latents -> image, as one device call (Backend.run): {@code decode(unscaleLatents(latents))}. */
+    public Tensor decodeLatents(Tensor latents) {
+        return be.run(this, x -> decode(unscaleLatents(x[0])), latents);
+    }
+
+    /** {@code decode(z * factor)} as one device call, for samplers whose latents carry their own factor (TLD). */
+    public Tensor decodeTimes(Tensor z, float factor) {
+        return be.run(this, x -> decode(be.scale(x[0], factor)), z);
     }
 
     /** Latents as the denoiser sees them: {@code (z - shift_factor) * scaling_factor}. */
