@@ -44,7 +44,7 @@ final class GenerateCommand implements Command {
         Checks.generate(a, model);
         long seed = a.getLong("seed", -1);
         boolean randomSeed = seed == -1;
-        if (randomSeed) seed = Samplers.randomSeed();
+        if (randomSeed) seed = Seeds.random();
         List<Path> outs = Outputs.plan(a.get("out", null), a.has("overwrite"), seed, a.getInt("batch", 1));
 
         GenerationRequest.Builder rb = GenerationRequest.builder(a.get("prompt", null))

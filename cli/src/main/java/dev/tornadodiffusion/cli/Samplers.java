@@ -24,9 +24,6 @@ public final class Samplers {
 
     private Samplers() {}
 
-    /** A1111's rule for seeds: -1 (or none) means a random one, drawn from [0, 2^32). */
-    public static long randomSeed() { return java.util.concurrent.ThreadLocalRandom.current().nextLong(1L << 32); }
-
     /** What the loaded pipeline can run: TLD samples with DPM-Solver++(2M) or DDIM only. */
     public static List<Sampler> forPipeline(String pipelineClass) {
         if (pipelineClass.equals("TLDPipeline")) return ALL.stream().filter(s -> s.id.equals("dpm++2m") || s.id.equals("ddim")).toList();

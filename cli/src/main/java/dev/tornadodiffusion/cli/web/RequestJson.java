@@ -2,7 +2,7 @@ package dev.tornadodiffusion.cli.web;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
-import dev.tornadodiffusion.cli.Samplers;
+import dev.tornadodiffusion.cli.Seeds;
 
 import java.util.Iterator;
 import java.util.Set;
@@ -39,7 +39,7 @@ final class RequestJson {
 
     /** A1111's rule: -1 (or nothing) picks a random 32-bit seed. */
     static long seed(JsonNode v, String field) {
-        if (v.isMissingNode() || v.isNull() || (v.canConvertToLong() && v.asLong() == -1)) return Samplers.randomSeed();
+        if (v.isMissingNode() || v.isNull() || (v.canConvertToLong() && v.asLong() == -1)) return Seeds.random();
         if (!v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < 0) throw bad(field, "-1 (random) or an integer >= 0");
         return v.asLong();
     }
