@@ -29,7 +29,10 @@ public final class ParityKinds {
             Map.entry("lora", LoraParity::run),
             Map.entry("scheduler", SchedulerParity::run),
             Map.entry("torch-rng", TorchRngParity::run),
-            Map.entry("pickle-hostile", PickleHostileParity::run)
+            Map.entry("pickle-hostile", PickleHostileParity::run),
+            Map.entry("xlmr-tokenizer", XlmrTokenizerParity::run),
+            Map.entry("xlmr-text", XlmrTextParity::run),
+            Map.entry("pipeline-sdxs", SdxsParity::run)
     );
 
     /** The runner of a kind, or null when that kind is not supported. */

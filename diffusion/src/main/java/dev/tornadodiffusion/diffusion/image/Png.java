@@ -14,8 +14,8 @@ import java.util.zip.CRC32;
 import java.util.zip.DeflaterOutputStream;
 
 /**
- * 8-bit RGB PNG with text chunks: the generation settings go in a chunk named "parameters", the convention other
- * Stable Diffusion tools read (tEXt for Latin-1 text, iTXt in UTF-8 otherwise, as A1111 writes them).
+ * 8-bit RGB PNG with tEXt (Latin-1) or iTXt (UTF-8) chunks: the generation settings go in a chunk named "parameters",
+ * the convention other Stable Diffusion tools read.
  */
 public final class Png {
     private static final byte[] SIGNATURE = {(byte) 137, 'P', 'N', 'G', '\r', '\n', 26, '\n'};
@@ -50,12 +50,11 @@ public final class Png {
         d.write(new byte[]{8, 2, 0, 0, 0});  // 8 bits, RGB, deflate, adaptive filtering, no interlace
         chunk(png, "IHDR", ihdr.toByteArray());
         for (Map.Entry<String, String> e : text.entrySet()) {
-            // as PIL (and so A1111) writes text: tEXt while the value is Latin-1, else an uncompressed UTF-8 iTXt
-            // (keyword, compression flag and method 0, empty language tag and translated keyword, the text)
+            // tEXt is Latin-1; other text (a Russian or Chinese prompt) goes in an uncompressed UTF-8 iTXt chunk, as PIL writes it
             if (StandardCharsets.ISO_8859_1.newEncoder().canEncode(e.getValue()))
                 chunk(png, "tEXt", (e.getKey() + "\0" + e.getValue()).getBytes(StandardCharsets.ISO_8859_1));
             else
-                chunk(png, "iTXt", concat((e.getKey() + "\0\0\0\0\0").getBytes(StandardCharsets.ISO_8859_1), e.getValue().getBytes(StandardCharsets.UTF_8)));
+                chunk(png, "iTXt", concat(e.getKey().getBytes(StandardCharsets.ISO_8859_1), new byte[]{0, 0, 0, 0, 0}, e.getValue().getBytes(StandardCharsets.UTF_8)));
         }
         chunk(png, "IDAT", raw.toByteArray());
         chunk(png, "IEND", new byte[0]);
@@ -88,16 +87,17 @@ public final class Png {
         }
     }
 
+    /** keyword, NUL, compression flag 0, method 0, empty language tag NUL, empty translated keyword NUL, then the text. */
+    private static byte[] concat(byte[]... parts) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (byte[] p : parts) out.writeBytes(p);
+        return out.toByteArray();
+    }
+
     /** As diffusers' numpy_to_pil: (v * 255).round() in float32, numpy rounding half to even. */
     public static int toByte(float v) {
         float c = Math.min(1f, Math.max(0f, v));
         return (int) Math.rint(c * 255f);
-    }
-
-    private static byte[] concat(byte[] a, byte[] b) {
-        byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, out, a.length, b.length);
-        return out;
     }
 
     private static void chunk(ByteArrayOutputStream png, String type, byte[] data) throws IOException {

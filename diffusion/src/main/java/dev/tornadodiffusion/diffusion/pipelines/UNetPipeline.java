@@ -1,6 +1,5 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
-import dev.tornadodiffusion.diffusion.NoiseSource;
 import dev.tornadodiffusion.diffusion.TorchGenerator;
 import dev.tornadodiffusion.diffusion.image.ImageTensors;
 import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
@@ -13,7 +12,6 @@ import dev.tornadodiffusion.tensor.Tensor;
 
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.CancellationException;
 import java.util.function.Supplier;
 
 /**
@@ -22,8 +20,8 @@ import java.util.function.Supplier;
  *   <li>encode the prompt ({@link #encodePrompt}: what differs between SD and SDXL);</li>
  *   <li>prepare the latents: seeded noise (text-to-image), or the encoded init image noised to the first timestep
  *       / the latents an earlier run stopped at (image-to-image, the refiner hand-off);</li>
- *   <li>denoise: per timestep one {@link GuidedPrediction} (one device call), then the scheduler step on the host,
- *       with progress and cancellation;</li>
+ *   <li>denoise ({@link Denoising#run}): per timestep one {@link GuidedPrediction} (one device call), then the
+ *       scheduler step on the host ({@link SchedulerSteps}), with progress and cancellation;</li>
  *   <li>decode with the VAE and post-process to images, with the settings as the PNG's "parameters" text.</li>
  * </ol>
  * One rule for each cross-cutting behaviour: an image-to-image request that leaves no denoising step is an error;
@@ -120,7 +118,7 @@ public abstract class UNetPipeline implements Pipeline {
         // 3. denoise
         GuidedPrediction prediction = new GuidedPrediction(be, unet, conditioning(prompt, r, height, width, doCfg, img2img, guidance),
                 guidance, r.guidanceRescale(), doCfg);
-        latents = denoise(s, timesteps, latents, prediction, gen, progress);
+        latents = Denoising.run(new SchedulerSteps(s, timesteps, prediction, gen), latents, progress);
 
         // 4. decode
         progress.stage("vae decode");
@@ -180,21 +178,6 @@ public abstract class UNetPipeline implements Pipeline {
             throw new IllegalArgumentException(folder.resolve("unet/config.json") + ": the UNet expects " + expected + " added conditioning features, "
                     + timeIds + " time ids and the " + pooledDim + "-wide pooled embedding give " + passed
                     + (img2img ? " (check requires_aesthetics_score in model_index.json)" : ""));
-    }
-
-    /** The denoising loop: guided prediction (one device call), scheduler step (host), progress; cancellable between steps. */
-    private static Tensor denoise(Scheduler s, Tensor timesteps, Tensor latents, GuidedPrediction prediction, NoiseSource gen, Progress progress) {
-        int n = (int) timesteps.numel();
-        progress.stage("denoise: " + n + " steps");
-        for (int i = 0; i < n; i++) {
-            if (progress.cancelled()) throw new CancellationException("cancelled before step " + (i + 1) + " of " + n);
-            long t0 = System.nanoTime();
-            double t = Scheduler.exactValue(timesteps, i);
-            Tensor noise = prediction.predict(s.scaleModelInput(latents, t), timesteps.narrow(0, i, 1), i + 1, progress);
-            latents = s.step(noise, t, latents, gen).prevSample();
-            progress.step(i + 1, n, (System.nanoTime() - t0) / 1e9, latents);
-        }
-        return latents;
     }
 
     /** unet.config.sample_size (or {@link #defaultSampleSize}) * vae_scale_factor, as diffusers. */
