@@ -13,6 +13,7 @@ import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -123,9 +124,9 @@ public final class JobQueue implements AutoCloseable {
                     job.addImage(new Job.Image(Png.encode(result.image(b), result.parameters()), parameters, r.seed()));
             }
             job.done();
-        } catch (Stopped e) {
+        } catch (CancellationException e) {
             if (job.cancelReason() != null) job.cancelled();
-            else job.failed(503, e.getMessage());
+            else job.failed(503, String.format("the job ran past the server's time limit of %.0f s (serve --time-limit)", timeLimitSeconds));
         } catch (IllegalArgumentException e) {
             job.failed(400, e.getMessage());
         } catch (OutOfMemoryError e) {
@@ -147,12 +148,7 @@ public final class JobQueue implements AutoCloseable {
         }
     }
 
-    /** Ends a running job from inside its progress callback. */
-    private static final class Stopped extends RuntimeException {
-        Stopped(String message) { super(message, null, false, false); }
-    }
-
-    /** Feeds steps, ETA and previews into the job; stops it when cancelled or over its time. */
+    /** Feeds steps, ETA and previews into the job; stops it (Progress.cancelled) when cancelled or over its time. */
     private final class JobProgress implements Progress {
         private final Job job;
         private final int iteration, iterations;
@@ -164,24 +160,22 @@ public final class JobQueue implements AutoCloseable {
             this.iterations = iterations;
         }
 
-        private void check() {
-            if (job.cancelReason() != null) throw new Stopped(job.cancelReason());
-            double ran = (System.nanoTime() - job.startedNanos) / 1e9;
-            if (timeLimitSeconds > 0 && ran > timeLimitSeconds)
-                throw new Stopped(String.format("the job ran past the server's time limit of %.0f s (serve --time-limit)", timeLimitSeconds));
+        /** Asked by the denoise loop before every step: cancelled by a client, or over the time limit. */
+        @Override
+        public boolean cancelled() {
+            return job.cancelReason() != null || (timeLimitSeconds > 0 && (System.nanoTime() - job.startedNanos) / 1e9 > timeLimitSeconds);
         }
 
+        /** Stages outside the loop (text encoder, VAE) stop the same way. */
         @Override
-        public void stage(String name) { check(); }
-
-        @Override
-        public void modelOutput(int step, Tensor output) { check(); }
+        public void stage(String name) {
+            if (cancelled()) throw new CancellationException("cancelled before " + name);
+        }
 
         @Override
         public void step(int step, int total, double secondsPerStep, Tensor latents) {
             int done = iteration * total + step, all = iterations * total;
             job.progress(done, all, eta.next(secondsPerStep, all - done), preview.png(latents));
-            check();
         }
     }
 }
