@@ -11,20 +11,27 @@ CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
 
 def config(name):
     """The same config.json that `./diffuse bench ... --random NAME` builds its model from."""
-    with open(os.path.join(CONFIGS, name + ".json")) as f:
+    return read_json(os.path.join(CONFIGS, name + ".json"))
+
+
+def read_json(path):
+    with open(path) as f:
         return json.load(f)
 
 
-def run_model(name, fn, runs, warmup):
-    """Warm-up runs, then timed runs printed one by one; best and median seconds per run."""
+def run_model(name, fn, runs, warmup, sync=lambda: None):
+    """Warm-up runs, then timed runs printed one by one; best and median seconds per run. `sync` waits for the
+    device (torch.cuda.synchronize on a GPU) so that each time covers the work, not just its launch."""
     for i in range(warmup):
         t0 = time.perf_counter()
         fn()
+        sync()
         print(f"warm-up {i + 1}: {time.perf_counter() - t0:.3f} s", flush=True)
     seconds = []
     for i in range(runs):
         t0 = time.perf_counter()
         fn()
+        sync()
         seconds.append(time.perf_counter() - t0)
         print(f"run {i + 1}: {seconds[-1]:.3f} s", flush=True)
     print(f"{name}: best {min(seconds):.3f} s/it, median {statistics.median(seconds):.3f} s/it of {runs} runs")
@@ -42,13 +49,30 @@ def print_memory():
     print(f"memory: process peak resident set (ru_maxrss, whole process) {peak / 2 ** 30:.2f} GiB")
 
 
-def setup_torch(torch, threads):
-    """Sets the thread count and prints the torch version, threads and the BLAS in use."""
+def setup_torch(torch, threads, device="cpu"):
+    """Sets the thread count and prints the torch version, threads and the BLAS in use (or the GPU). Returns the
+    function that waits for the device. On a GPU, TF32 stays off: float32 means float32 on both sides."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    if device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        print(f"torch {torch.__version__}, GPU {torch.cuda.get_device_name()}, TF32 off")
+        return torch.cuda.synchronize
     # pip wheels of torch 2.x link MKL statically (no library to find in the process maps; numpy's OpenBLAS may be there).
     blas = "MKL (linked into torch)" if torch.backends.mkl.is_available() else loaded_blas()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS {blas}")
+    return lambda: None
+
+
+def add_device_args(ap):
+    """--device cpu|cuda and --dtype fp32|fp16 for the model scripts."""
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--dtype", default="fp32", choices=["fp32", "fp16"])
+
+
+def torch_dtype(torch, name):
+    return torch.float16 if name == "fp16" else torch.float32
 
 
 def loaded_blas():

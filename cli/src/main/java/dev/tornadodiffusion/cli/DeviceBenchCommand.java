@@ -9,36 +9,41 @@ import dev.tornadodiffusion.tensor.Tensor;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 
 import static dev.tornadodiffusion.cli.bench.BenchData.random;
 
 /**
  * {@code diffuse bench-device}: what a device costs on first use and in steady state, next to the CPU backend.
- * Kernels run one at a time (each call copies its operands in and its result out); a UNet forward pass runs
- * through {@link Backend#run}, so on a recording backend the first call records and compiles the step's plan
- * and later calls replay it. First-call times are reported separately from the steady-state medians.
+ * Kernels run one at a time (each call copies its operands in and its result out), and again as a chain of
+ * {@code --chain} calls inside one {@link Backend#run} plan, where weights stay on the device and only the chain's
+ * input and result move: that time per call is the kernel's, reported as GFLOP/s (GB/s for memory-bound ones)
+ * next to {@code --peak} (the device's measured fp32 rate, if given). A UNet forward pass runs through
+ * {@link Backend#run}, so on a recording backend the first call records and compiles the step's plan and later
+ * calls replay it. First-call times are reported separately from the steady-state medians.
  */
 final class DeviceBenchCommand implements Command {
     @Override public String name() { return "bench-device"; }
 
     @Override
     public String usage() {
-        return "[--device tornado] [--unet DIR] [--latent H W] [--batch B] [--runs N] [--no-kernels] [--no-unet]: first-run and "
-                + "steady-state times of kernels and a UNet step on a device vs the CPU (default UNet: the unet-sd fixture)";
+        return "[--device tornado] [--unet DIR] [--latent H W] [--batch B] [--runs N] [--chain N] [--peak GFLOPS] [--no-kernels] [--no-unet]: "
+                + "first-run and steady-state times of kernels (alone, and chained in one plan: GFLOP/s) and a UNet step on a device vs the CPU "
+                + "(default UNet: the unet-sd fixture)";
     }
 
     @Override
     public int run(String[] argv) throws Exception {
-        Args args = new Args(argv, Set.of("device", "unet", "latent", "batch", "runs"), Set.of("no-kernels", "no-unet"));
-        int runs = args.getInt("runs", 5), batch = args.getInt("batch", 2);
-        if (runs < 1 || batch < 1) throw new UsageException("--runs and --batch must be at least 1");
+        Args args = new Args(argv, Set.of("device", "unet", "latent", "batch", "runs", "chain", "peak"), Set.of("no-kernels", "no-unet"));
+        int runs = args.getInt("runs", 5), batch = args.getInt("batch", 2), chain = args.getInt("chain", 4);
+        if (runs < 1 || batch < 1 || chain < 1) throw new UsageException("--runs, --batch and --chain must be at least 1");
+        double peak = peak(args.get("peak", null));
         Backend cpu = Backends.cpu(), dev = Backends.get(args.get("device", "tornado"));
-        if (!args.has("no-kernels")) kernels(cpu, dev, runs);
+        if (!args.has("no-kernels")) kernels(cpu, dev, runs, chain, peak);
         if (!args.has("no-unet")) {
             Path dir = Path.of(args.get("unet", Path.of(System.getProperty("td.home", "."), "..", "shared", "fixtures", "unet-sd").normalize().toString()));
             if (!Files.isRegularFile(dir.resolve("config.json"))) throw new UsageException("no UNet config.json in " + dir + " (give --unet DIR)");
@@ -46,6 +51,17 @@ final class DeviceBenchCommand implements Command {
             unet(dir, cpu, dev, batch, latent, runs);
         }
         return 0;
+    }
+
+    private static double peak(String v) {
+        if (v == null) return 0;
+        try {
+            double p = Double.parseDouble(v);
+            if (p > 0) return p;
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new UsageException("--peak takes the device's fp32 rate in GFLOP/s, got '" + v + "'");
     }
 
     private static int[] latent(Args args) {
@@ -61,27 +77,50 @@ final class DeviceBenchCommand implements Command {
         throw new UsageException("--latent takes H or HxW, got '" + v + "'");
     }
 
+    /**
+     * One benchmarked kernel: {@code step} maps an input of {@link #in}'s shape to the same shape, so calls chain;
+     * its floating-point work (0 for memory-bound ops) and the bytes it must move at least (inputs and output once).
+     * Element-wise steps are not chained: a recording backend fuses a chain of them into one kernel.
+     */
+    private record Kernel(String name, Tensor in, BiFunction<Backend, Tensor, Tensor> step, double flops, double bytes, boolean elementwise) {
+        Kernel(String name, Tensor in, BiFunction<Backend, Tensor, Tensor> step, double flops, double bytes) { this(name, in, step, flops, bytes, false); }
+    }
+
     /** SD-like operations at a 32x32 latent (1024 tokens, 320 channels): small enough for a CPU OpenCL device. */
-    private static void kernels(Backend cpu, Backend dev, int runs) {
+    private static void kernels(Backend cpu, Backend dev, int runs, int chain, double peak) {
         Tensor tokens = random(1, 2, 1024, 320), w = random(2, 320, 320), bias = random(3, 320), img = random(4, 2, 320, 32, 32);
         Tensor conv = random(5, 320, 320, 3, 3), ctx = random(6, 2, 77, 320), gamma = random(7, 320);
-        Map<String, Function<Backend, Tensor>> ops = new LinkedHashMap<>();
-        ops.put("linear [2,1024,320] x [320,320]", be -> be.linear(tokens, w, bias));
-        ops.put("conv 3x3 [2,320,32,32] -> 320", be -> be.conv2d(img, conv, bias, 1, 1, 1));
-        ops.put("self-attention 1024 tokens, 8 heads x 40", be -> be.attention(tokens, tokens, tokens, 8, false));
-        ops.put("cross-attention 1024 x 77 keys", be -> be.attention(tokens, ctx, ctx, 8, false));
-        ops.put("group norm + SiLU [2,320,32,32], 32 groups", be -> be.groupNorm(img, 32, gamma, bias, 1e-5f, true));
-        ops.put("layer norm [2,1024,320]", be -> be.layerNorm(tokens, gamma, bias, 1e-5f));
-        ops.put("GELU [2,1024,320]", be -> be.gelu(tokens));
-        ops.put("add, broadcast [2,320,32,32] + [320,1,1]", be -> be.add(img, bias.reshape(320, 1, 1)));
-        System.out.printf(Locale.ROOT, "%-44s %12s %14s %14s%n", "kernel (one call: operands in, result out)", "cpu ms", dev.name() + " first s", dev.name() + " ms");
-        for (Map.Entry<String, Function<Backend, Tensor>> e : ops.entrySet()) {
-            double c = median(() -> e.getValue().apply(cpu), runs, 1);
+        double tok = 2.0 * 1024 * 320, px = 2.0 * 320 * 32 * 32;   // elements of tokens and img
+        List<Kernel> ks = List.of(
+                new Kernel("linear [2,1024,320] x [320,320]", tokens, (be, x) -> be.linear(x, w, bias), 2 * tok * 320, 4 * (2 * tok + 320 * 320)),
+                new Kernel("conv 3x3 [2,320,32,32] -> 320", img, (be, x) -> be.conv2d(x, conv, bias, 1, 1, 1), 2 * px * 320 * 9, 4 * (2 * px + 320 * 320 * 9)),
+                new Kernel("self-attention 1024 tokens, 8 heads x 40", tokens, (be, x) -> be.attention(x, x, x, 8, false), 2.0 * 2 * 8 * 1024 * 1024 * 80, 4 * 2 * tok),
+                new Kernel("cross-attention 1024 x 77 keys", tokens, (be, x) -> be.attention(x, ctx, ctx, 8, false), 2.0 * 2 * 8 * 1024 * 77 * 80, 4 * (2 * tok + 2 * 77 * 320)),
+                new Kernel("group norm + SiLU [2,320,32,32], 32 groups", img, (be, x) -> be.groupNorm(x, 32, gamma, bias, 1e-5f, true), 0, 4 * 2 * px),
+                new Kernel("layer norm [2,1024,320]", tokens, (be, x) -> be.layerNorm(x, gamma, bias, 1e-5f), 0, 4 * 2 * tok),
+                new Kernel("GELU [2,1024,320]", tokens, Backend::gelu, 0, 4 * 2 * tok, true),
+                new Kernel("add, broadcast [2,320,32,32] + [320,1,1]", img, (be, x) -> be.add(x, bias.reshape(320, 1, 1)), 0, 4 * 2 * px, true));
+        System.out.printf(Locale.ROOT, "%-44s %10s %12s %12s %14s %12s%n", "kernel", "cpu ms", dev.name() + " first s", dev.name() + " ms",
+                "in plan ms/op", "rate");
+        System.out.println("(alone: one call copies operands in and the result out; in plan: " + chain
+                + " calls chained in one recorded plan (element-wise ops: 1), time per call incl. its share of the chain's input and result copies)");
+        for (Kernel k : ks) {
+            double c = median(() -> k.step.apply(cpu, k.in), runs, 1);
             long t0 = System.nanoTime();
-            e.getValue().apply(dev);
+            k.step.apply(dev, k.in);
             double first = (System.nanoTime() - t0) / 1e9;
-            double d = median(() -> e.getValue().apply(dev), runs, 0);
-            System.out.printf(Locale.ROOT, "%-44s %12.2f %14.2f %14.2f%n", e.getKey(), c, first, d);
+            double d = median(() -> k.step.apply(dev, k.in), runs, 0);
+            Object key = new Object();
+            int calls = k.elementwise ? 1 : chain;
+            Function<Tensor[], Tensor> chained = in -> {
+                Tensor y = in[0];
+                for (int i = 0; i < calls; i++) y = k.step.apply(dev, y);
+                return y;
+            };
+            double plan = median(() -> dev.run(key, chained, k.in), runs, 1) / calls;
+            String rate = k.flops > 0 ? String.format(Locale.ROOT, "%.1f GFLOP/s", k.flops / (plan * 1e6)) : String.format(Locale.ROOT, "%.1f GB/s", k.bytes / (plan * 1e6));
+            if (k.flops > 0 && peak > 0) rate += String.format(Locale.ROOT, " (%.1f%% of %.0f)", 100 * k.flops / (plan * 1e6) / peak, peak);
+            System.out.printf(Locale.ROOT, "%-44s %10.2f %12.2f %12.2f %14.3f %12s%n", k.name, c, first, d, plan, rate);
         }
     }
 

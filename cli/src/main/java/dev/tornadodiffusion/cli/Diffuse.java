@@ -34,6 +34,10 @@ public final class Diffuse {
             System.err.println("diffuse: unknown command '" + argv[0] + "'\n" + usage());
             return 2;
         }
+        if (java.util.Arrays.asList(argv).subList(1, argv.length).stream().anyMatch(x -> x.equals("--help") || x.equals("-h"))) {
+            System.out.println("usage: diffuse " + cmd.name() + " " + cmd.usage());
+            return 0;
+        }
         try {
             return cmd.run(java.util.Arrays.copyOfRange(argv, 1, argv.length));
         } catch (UsageException e) {

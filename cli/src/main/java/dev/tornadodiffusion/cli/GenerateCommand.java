@@ -1,6 +1,5 @@
 package dev.tornadodiffusion.cli;
 
-import dev.tornadodiffusion.diffusion.image.Png;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationResult;
 import dev.tornadodiffusion.diffusion.pipelines.LoadOptions;
@@ -13,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /** {@code diffuse generate}: text-to-image and image-to-image from a pipeline folder to PNG files. */
@@ -23,21 +23,29 @@ final class GenerateCommand implements Command {
 
     @Override
     public String usage() {
-        return "--prompt TEXT [--model DIR] [--negative TEXT] [--steps N] [--guidance G] [--sampler NAME] [--seed N]"
-                + " [--width W --height H] [--batch N] [--init-image PNG --strength S] [--unet FILE] [--lora FILE[:SCALE][,FILE[:SCALE]...]]"
-                + " [--variant fp16] [--refiner DIR --denoising-end F] [--device cpu|tornado] [--out FILE.png]";
+        return "--prompt TEXT [--model DIR (models/tiny-sd)] [--negative TEXT] [--steps N (model's: 50 SD)] [--guidance G (7.5 SD, 5 SDXL)]"
+                + " [--sampler " + String.join("|", Samplers.forPipeline("").stream().map(Samplers.Sampler::id).toList()) + " (the folder's scheduler)]"
+                + " [--seed N (-1: random, the default)] [--width W --height H (the model's size)] [--batch N (1)] [--init-image IMAGE --strength S (0.8)]"
+                + " [--guidance-rescale F (0)] [--clip-skip N (0)] [--unet FILE] [--lora FILE[:SCALE][,FILE[:SCALE]...]] [--variant fp16]"
+                + " [--refiner DIR --denoising-end F (0.8)] [--device cpu|tornado] [--out FILE.png|.jpg (out/DATE-TIME-SEED-I.png)] [--overwrite]"
+                + " [--from-png FILE (its recorded settings; later options win)]";
     }
 
     @Override
     public int run(String[] argv) throws Exception {
+        argv = InfoText.expand(argv);
         Args a = new Args(argv, Set.of("prompt", "model", "negative", "steps", "guidance", "sampler", "seed", "width", "height",
                 "batch", "init-image", "strength", "unet", "lora", "variant", "device", "out", "guidance-rescale", "clip-skip",
-                "refiner", "denoising-end"), Set.of());
+                "refiner", "denoising-end"), Set.of("overwrite"));
         if (!a.positional().isEmpty()) throw new UsageException("unexpected argument '" + a.positional().get(0) + "'");
         if (!a.has("prompt")) throw new UsageException("--prompt is required");
         Path model = Path.of(a.get("model", DEFAULT_MODEL.toString()));
         if (!Files.isDirectory(model)) throw new UsageException("--model " + model + " is not a folder");
-        long seed = a.getLong("seed", 0);
+        Checks.generate(a, model);
+        long seed = a.getLong("seed", -1);
+        boolean randomSeed = seed == -1;
+        if (randomSeed) seed = Seeds.random();
+        List<Path> outs = Outputs.plan(a.get("out", null), a.has("overwrite"), seed, a.getInt("batch", 1));
 
         GenerationRequest.Builder rb = GenerationRequest.builder(a.get("prompt", null))
                 .negativePrompt(a.get("negative", null))
@@ -70,9 +78,13 @@ final class GenerateCommand implements Command {
             System.err.println("generate: " + model + " has RANDOM weights (the bundled tiny model): it makes abstract patterns, not pictures of the prompt; pass --model DIR for a real model");
         long t0 = System.nanoTime();
         GenerationResult result;
+        Map<String, String> parameters;
         try (Pipeline pipeline = Pipeline.load(model, backend, options)) {
             System.err.printf("generate: %s on %s (loaded in %.1f s)%n", pipeline.description(), backend.name(), (System.nanoTime() - t0) / 1e9);
+            if (randomSeed) System.err.println("generate: seed " + seed + " (random)");
             result = pipeline.generate(request, new ConsoleProgress());
+            // the base's settings, with what its text cannot know: LoRAs, --unet, the refiner and where it took over
+            parameters = InfoText.withLoad(result.parameters(), options, a.get("refiner", null), request.handoff().denoisingEnd());
             if (a.has("refiner")) {
                 try (Pipeline refiner = Pipeline.load(Path.of(a.get("refiner", null)), backend, new LoadOptions(options.variant(), null, List.of()))) {
                     System.err.println("generate: refining with " + refiner.description());
@@ -80,12 +92,10 @@ final class GenerateCommand implements Command {
                 }
             }
         }
-        List<Path> outs = outputs(a.get("out", null), seed, result.images().dim(0));
         for (int i = 0; i < outs.size(); i++) {
             Path out = outs.get(i);
-            if (out.getParent() != null) Files.createDirectories(out.getParent());
             Tensor img = result.image(i);
-            Png.write(out, img, result.parameters());
+            Outputs.write(out, img, parameters);
             System.out.printf("wrote %s (%dx%d)%n", out, img.dim(1), img.dim(0));
         }
         System.err.printf("generate: done in %.1f s%n", (System.nanoTime() - t0) / 1e9);
@@ -110,27 +120,15 @@ final class GenerateCommand implements Command {
         return new LoadOptions.Lora(Path.of(spec), 1f);
     }
 
-    private static List<Path> outputs(String out, long seed, int n) {
-        List<Path> paths = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            if (out == null) paths.add(Path.of("out", String.format("%d-%d-%d.png", System.currentTimeMillis() / 1000, seed, i)));
-            else if (n == 1) paths.add(Path.of(out));
-            else {
-                String base = out.endsWith(".png") ? out.substring(0, out.length() - 4) : out;
-                paths.add(Path.of(base + "-" + i + ".png"));
-            }
-        }
-        return paths;
-    }
-
-    /** Step i/N, s/it and ETA on stderr. */
+    /** Step i/N, s/it and the ETA ({@link MovingEta}) on stderr. */
     static final class ConsoleProgress implements Progress {
+        private final MovingEta eta = new MovingEta();
+
         @Override public void stage(String name) { System.err.println("  " + name); }
 
         @Override
         public void step(int step, int total, double secondsPerStep, Tensor latents) {
-            double eta = (total - step) * secondsPerStep;
-            System.err.printf("  step %d/%d  %.2f s/it  ETA %.1f s%n", step, total, secondsPerStep, eta);
+            System.err.printf("  step %d/%d  %.2f s/it  ETA %.1f s%n", step, total, secondsPerStep, eta.next(secondsPerStep, total - step));
         }
     }
 }

@@ -10,13 +10,18 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /** Reading init images: any format ImageIO knows (PNG, JPEG, BMP, GIF) -> [H, W, 3] in [0, 1]. */
-final class Images {
+public final class Images {
     private Images() {}
 
-    static Tensor read(Path file) throws IOException {
+    public static Tensor read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString());
         BufferedImage img = ImageIO.read(file.toFile());
         if (img == null) throw new IllegalArgumentException(file + ": not an image ImageIO can read (PNG, JPEG, BMP, GIF)");
+        return toTensor(img);
+    }
+
+    /** An image as [H, W, 3] in [0, 1]. */
+    public static Tensor toTensor(BufferedImage img) {
         int h = img.getHeight(), w = img.getWidth();
         float[] px = new float[h * w * 3];
         for (int y = 0; y < h; y++)

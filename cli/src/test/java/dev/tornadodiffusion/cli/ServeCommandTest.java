@@ -3,6 +3,7 @@ package dev.tornadodiffusion.cli;
 import com.sun.net.httpserver.HttpServer;
 import dev.tornadodiffusion.diffusion.pipelines.LoadOptions;
 import dev.tornadodiffusion.diffusion.pipelines.Pipeline;
+import dev.tornadodiffusion.cli.web.WebServer;
 import dev.tornadodiffusion.tensor.Backends;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,7 +29,7 @@ class ServeCommandTest {
     @BeforeAll
     static void start() throws Exception {
         pipeline = Pipeline.load(GenerateCommandTest.TINY, Backends.cpu(), LoadOptions.DEFAULT);
-        server = ServeCommand.start(pipeline, "127.0.0.1", 0, 2);
+        server = WebServer.start(pipeline, GenerateCommandTest.TINY, "127.0.0.1", 0, new WebServer.Limits(2, WebServer.Limits.DEFAULT_MAX_PIXELS, 60), System.err);
     }
 
     @AfterAll

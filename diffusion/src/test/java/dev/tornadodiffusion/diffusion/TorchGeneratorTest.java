@@ -46,6 +46,24 @@ class TorchGeneratorTest {
                 0.13705564571415998, 0.5018309354782104f);
     }
 
+    /**
+     * torch 2.13 CPU, manual_seed(123): randn(3) leaves a cached normal; rand(2) draws past it; randn(1) takes the cache;
+     * float64 randn(1) and rand(1) draw 64-bit values; randn(2) caches again; a float64 randn(17) (vector path, tail
+     * redraw) leaves that cache alone, so the last randn(1) takes it.
+     */
+    @Test
+    void smallDrawsKeepTheCachedNormalAcrossRandAndFloat64Calls() {
+        TorchGenerator g = new TorchGenerator(123);
+        assertArrayEquals(new float[]{-0.11146711558103561f, 0.12036294490098953f, -0.3696345090866089f}, g.randn(3).toFloatArray());
+        assertArrayEquals(new float[]{0.18405646085739136f, 0.7264467477798462f}, g.rand(2).toFloatArray());
+        assertEquals(-0.2404179722070694f, g.randn(1).item());
+        assertEquals(-1.350102785483954, g.randn(DType.F64, 1).toDoubleArray()[0]);
+        assertEquals(0.5312960527869689, g.rand(DType.F64, 1).toDoubleArray()[0]);
+        assertArrayEquals(new float[]{-0.1880965530872345f, 0.32390275597572327f}, g.randn(2).toFloatArray());
+        assertArrayEquals(new double[]{-0.3629173995501122, -0.43698854112357577}, Arrays.copyOfRange(g.randn(DType.F64, 17).toDoubleArray(), 15, 17));
+        assertEquals(-0.10852263122797012f, g.randn(1).item());
+    }
+
     private static void check(TorchGenerator g, float[] randn5, double[] rand2, double[] randn16F64First3, float[] randn4x4,
                               float[] randn100Last3, float[] randn3, double randn1F64, float randn1) {
         assertArrayEquals(randn5, g.randn(5).toFloatArray());

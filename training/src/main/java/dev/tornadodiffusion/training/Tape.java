@@ -3,7 +3,6 @@ package dev.tornadodiffusion.training;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Backward;
 import dev.tornadodiffusion.tensor.Backward.Activation;
-import dev.tornadodiffusion.tensor.DType;
 import dev.tornadodiffusion.tensor.Tensor;
 import dev.tornadodiffusion.tensor.cpu.CpuBackend;
 import dev.tornadodiffusion.tensor.cpu.CpuBackward;

@@ -33,7 +33,7 @@ final class Float64Backend implements Backend {
     public Tensor matmul(Tensor a, Tensor b) {
         int m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
         int[] ba = Arrays.copyOf(a.shape(), a.rank() - 2), bb = Arrays.copyOf(b.shape(), b.rank() - 2);
-        int[] batch = broadcast(ba, bb);
+        int[] batch = Backend.broadcastShape(ba, bb);
         int[] shape = Arrays.copyOf(batch, batch.length + 2);
         shape[batch.length] = m;
         shape[batch.length + 1] = n;
@@ -197,7 +197,7 @@ final class Float64Backend implements Backend {
     private interface Op { double apply(double u, double w); }
 
     private static Tensor binary(Tensor a, Tensor b, Op f) {
-        int[] shape = broadcast(a.shape(), b.shape());
+        int[] shape = Backend.broadcastShape(a.shape(), b.shape());
         double[] x = d(a), y = d(b), o = new double[Math.toIntExact(Tensor.numel(shape))];
         for (int i = 0; i < o.length; i++) o[i] = f.apply(x[source(i, shape, a.shape())], y[source(i, shape, b.shape())]);
         return f64(o, shape);
@@ -266,17 +266,6 @@ final class Float64Backend implements Backend {
     }
 
     @Override public Tensor contiguous(Tensor x) { return f64(d(x), x.shape()); }
-
-    static int[] broadcast(int[] a, int[] b) {
-        int r = Math.max(a.length, b.length);
-        int[] out = new int[r];
-        for (int i = 0; i < r; i++) {
-            int da = i < r - a.length ? 1 : a[i - (r - a.length)], db = i < r - b.length ? 1 : b[i - (r - b.length)];
-            if (da != db && da != 1 && db != 1) throw new IllegalArgumentException("shapes do not broadcast: " + Arrays.toString(a) + ", " + Arrays.toString(b));
-            out[i] = Math.max(da, db);
-        }
-        return out;
-    }
 
     /** The row-major index into a tensor of {@code shape} that element {@code flat} of the broadcast {@code out} reads. */
     static int source(int flat, int[] out, int[] shape) {

@@ -61,6 +61,32 @@ public final class Png {
         return png.toByteArray();
     }
 
+    /** The text chunks (tEXt, zTXt, iTXt) of a PNG file, keyword to text; ImageIO decodes them. */
+    public static Map<String, String> readText(Path file) throws IOException {
+        try (javax.imageio.stream.ImageInputStream in = javax.imageio.ImageIO.createImageInputStream(file.toFile())) {
+            var readers = javax.imageio.ImageIO.getImageReadersByFormatName("png");
+            var reader = readers.next();
+            reader.setInput(in);
+            javax.imageio.metadata.IIOMetadataNode root;
+            try {
+                root = (javax.imageio.metadata.IIOMetadataNode) reader.getImageMetadata(0).getAsTree("javax_imageio_png_1.0");
+            } catch (IOException e) {
+                throw new IllegalArgumentException(file + ": not a PNG (" + e.getMessage() + ")");
+            } finally {
+                reader.dispose();
+            }
+            Map<String, String> text = new java.util.LinkedHashMap<>();
+            for (String[] kind : new String[][]{{"tEXtEntry", "value"}, {"zTXtEntry", "text"}, {"iTXtEntry", "text"}}) {
+                var entries = root.getElementsByTagName(kind[0]);
+                for (int i = 0; i < entries.getLength(); i++) {
+                    var e = (javax.imageio.metadata.IIOMetadataNode) entries.item(i);
+                    text.put(e.getAttribute("keyword"), e.getAttribute(kind[1]));
+                }
+            }
+            return text;
+        }
+    }
+
     /** keyword, NUL, compression flag 0, method 0, empty language tag NUL, empty translated keyword NUL, then the text. */
     private static byte[] concat(byte[]... parts) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -69,7 +95,7 @@ public final class Png {
     }
 
     /** As diffusers' numpy_to_pil: (v * 255).round() in float32, numpy rounding half to even. */
-    static int toByte(float v) {
+    public static int toByte(float v) {
         float c = Math.min(1f, Math.max(0f, v));
         return (int) Math.rint(c * 255f);
     }

@@ -2,7 +2,9 @@ package dev.tornadodiffusion.diffusion.pipelines;
 
 import dev.tornadodiffusion.tensor.Tensor;
 
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Locale;
 
 /**
  * What to generate: the part every pipeline reads, plus one typed option per concern ({@link Img2Img},
@@ -183,5 +185,22 @@ public record GenerationRequest(
             return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, guidanceRescale, sampler, seed, width, height,
                     batch, clipSkip, latents, initImage == null ? null : new Img2Img(initImage, strength), handoff, size, embeddings);
         }
+    }
+
+    /** What ran for this request, as the "parameters" text other SD tools write into the PNG (prompt, negative prompt, then key: value pairs);
+     * {@code ran} names the sampler that ran when the request names none. */
+    String parameters(int steps, float guidance, int width, int height, String ran, Path model) {
+        StringBuilder sb = new StringBuilder(prompt == null ? "(prompt embeddings)" : prompt);
+        if (negativePrompt() != null) sb.append("\nNegative prompt: ").append(negativePrompt());
+        sb.append(String.format(Locale.ROOT, "\nSteps: %d, Sampler: %s, CFG scale: %s, Seed: %d, Size: %dx%d, Model: %s",
+                steps, sampler == null ? ran : sampler, guidance, seed(), width, height, model.getFileName()));
+        if (batch() > 1) sb.append(", Batch size: ").append(batch());
+        if (initImage() != null && handoff().denoisingStart() == null) sb.append(", Denoising strength: ").append(img2img().strength());
+        if (handoff().denoisingStart() != null) sb.append(", Denoising start: ").append(handoff().denoisingStart());
+        if (handoff().denoisingEnd() != null) sb.append(", Denoising end: ").append(handoff().denoisingEnd());
+        if (guidanceRescale() > 0) sb.append(", Guidance rescale: ").append(guidanceRescale());
+        if (clipSkip() > 0) sb.append(", Clip skip: ").append(clipSkip() + 1);
+        sb.append(", Version: tornado-diffusion");
+        return sb.toString();
     }
 }

@@ -161,20 +161,4 @@ public final class Pipelines {
                     + ", or a scheduler class name; each may end in -trailing)");
         return Scheduler.fromConfig(cls, config);
     }
-
-    /** The settings as the "parameters" text other SD tools write (prompt, negative prompt, then key: value pairs). */
-    static String parameters(GenerationRequest r, int steps, float guidance, int width, int height, String sampler, Path model) {
-        StringBuilder sb = new StringBuilder(r.prompt() == null ? "(prompt embeddings)" : r.prompt());
-        if (r.negativePrompt() != null) sb.append("\nNegative prompt: ").append(r.negativePrompt());
-        sb.append(String.format(Locale.ROOT, "\nSteps: %d, Sampler: %s, CFG scale: %s, Seed: %d, Size: %dx%d, Model: %s",
-                steps, r.sampler() == null ? sampler : r.sampler(), guidance, r.seed(), width, height, model.getFileName()));
-        if (r.batch() > 1) sb.append(", Batch size: ").append(r.batch());
-        if (r.initImage() != null && r.handoff().denoisingStart() == null) sb.append(", Denoising strength: ").append(r.img2img().strength());
-        if (r.handoff().denoisingStart() != null) sb.append(", Denoising start: ").append(r.handoff().denoisingStart());
-        if (r.handoff().denoisingEnd() != null) sb.append(", Denoising end: ").append(r.handoff().denoisingEnd());
-        if (r.guidanceRescale() > 0) sb.append(", Guidance rescale: ").append(r.guidanceRescale());
-        if (r.clipSkip() > 0) sb.append(", Clip skip: ").append(r.clipSkip() + 1);
-        sb.append(", Version: tornado-diffusion");
-        return sb.toString();
-    }
 }

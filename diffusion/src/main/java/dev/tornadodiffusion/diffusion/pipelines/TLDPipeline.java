@@ -169,7 +169,7 @@ public final class TLDPipeline implements Pipeline {
         progress.stage("vae decode");
         Tensor images = ImageTensors.fromDecoded(decodeRaw(x0));
         String sampler = ddpmPlus ? "dpm++2m" : "ddim";
-        return new GenerationResult(images, x0, Map.of("parameters", Pipelines.parameters(r, steps, guidance, size, size, sampler, folder)));
+        return new GenerationResult(images, x0, Map.of("parameters", r.parameters(steps, guidance, size, size, sampler, folder)));
     }
 
     /** The VAE's output [B, 3, H, W] for the sampler's x0 (TLD: {@code vae.decode(x0 * scale_factor)}). */

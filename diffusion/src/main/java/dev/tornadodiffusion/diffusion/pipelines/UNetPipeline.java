@@ -28,7 +28,7 @@ import java.util.function.Supplier;
  * {@code denoisingEnd} stops every pipeline early; VAE work on images larger than
  * {@value #TILING_ABOVE}x{@value #TILING_ABOVE} pixels runs in {@value #VAE_TILE}-pixel tiles (diffusers'
  * {@code enable_tiling}) so a 1024x1024 decode stays within a few GiB on the CPU, up to that size the result is the
- * untiled one; the parameters text records what ran ({@link Pipelines#parameters}).
+ * untiled one; the parameters text records what ran ({@link GenerationRequest#parameters}).
  */
 public abstract class UNetPipeline implements Pipeline {
     static final int TILING_ABOVE = 768, VAE_TILE = 512;
@@ -123,7 +123,7 @@ public abstract class UNetPipeline implements Pipeline {
         // 4. decode
         progress.stage("vae decode");
         Tensor images = ImageTensors.fromDecoded(decodeRaw(latents));
-        return new GenerationResult(images, latents, Map.of("parameters", Pipelines.parameters(r, steps, guidance, width, height, s.className(), folder)));
+        return new GenerationResult(images, latents, Map.of("parameters", r.parameters(steps, guidance, width, height, s.className(), folder)));
     }
 
     /** prepare_latents of text-to-image: the request's latents or seeded noise, times the scheduler's initial sigma. */

@@ -42,6 +42,21 @@ class PngTest {
     }
 
     @Test
+    void textOutsideLatin1IsKeptAsUtf8(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        String unicode = "a \uD83E\uDD8A in \u6771\u4EAC, caf\u00E9\nSteps: 4, Seed: 42", latin1 = "caf\u00E9 au lait\nSteps: 2";
+        java.nio.file.Path file = dir.resolve("t.png");
+        Png.write(file, Tensor.zeros(2, 2, 3), new java.util.LinkedHashMap<>(Map.of("parameters", unicode, "comment", latin1)));
+        assertEquals(Map.of("parameters", unicode, "comment", latin1), Png.readText(file));
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            var reader = ImageIO.getImageReadersByFormatName("png").next();
+            reader.setInput(in);
+            IIOMetadataNode root = (IIOMetadataNode) reader.getImageMetadata(0).getAsTree("javax_imageio_png_1.0");
+            assertEquals("parameters", ((IIOMetadataNode) root.getElementsByTagName("iTXtEntry").item(0)).getAttribute("keyword"));
+            assertEquals("comment", ((IIOMetadataNode) root.getElementsByTagName("tEXtEntry").item(0)).getAttribute("keyword"), "Latin-1 text stays tEXt, as PIL writes it");
+        }
+    }
+
+    @Test
     void roundsLikeDiffusers() {
         assertEquals(0, Png.toByte(-0.3f));
         assertEquals(255, Png.toByte(1.7f));

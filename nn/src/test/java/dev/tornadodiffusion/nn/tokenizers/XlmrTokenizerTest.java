@@ -11,6 +11,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -63,18 +65,21 @@ class XlmrTokenizerTest {
         vocab.add(mask);
         Path file = dir.resolve("tokenizer.json");
         new ObjectMapper().writeValue(file.toFile(), json);
-        long best = Long.MAX_VALUE;
+        // the loading thread's CPU time (the shared test machine's wall clock says more about its load than about us)
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        long best = Long.MAX_VALUE, bestWall = Long.MAX_VALUE;
         Tokenizer big = null;
         for (int i = 0; i < 3; i++) {
-            long t0 = System.nanoTime();
+            long c0 = mx.getCurrentThreadCpuTime(), t0 = System.nanoTime();
             big = TokenizerJson.load(file);
-            best = Math.min(best, System.nanoTime() - t0);
+            best = Math.min(best, mx.getCurrentThreadCpuTime() - c0);
+            bestWall = Math.min(bestWall, System.nanoTime() - t0);
         }
-        System.out.printf("250002-piece tokenizer.json (%.1f MB) loads in %.0f ms (best of 3)%n", Files.size(file) / 1e6, best / 1e6);
+        System.out.printf("250002-piece tokenizer.json (%.1f MB) loads in %.0f ms CPU, %.0f ms wall (best of 3)%n", Files.size(file) / 1e6, best / 1e6, bestWall / 1e6);
         assertEquals(250002, big.vocabSize());
         assertArrayEquals(new int[]{0, 250000, 2}, big.encode("synthetic250000"));
         assertArrayEquals(tok.encode("Кошка сидит на подоконнике"), big.encode("Кошка сидит на подоконнике"));
-        assertTrue(best < 2_000_000_000L, "load took " + best / 1e6 + " ms");
+        assertTrue(best < 1_000_000_000L, "load took " + best / 1e6 + " ms of CPU");
     }
 
     @Test

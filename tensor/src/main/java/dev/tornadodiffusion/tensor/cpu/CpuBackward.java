@@ -1,5 +1,6 @@
 package dev.tornadodiffusion.tensor.cpu;
 
+import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Backward;
 import dev.tornadodiffusion.tensor.Tensor;
 
@@ -91,7 +92,7 @@ public final class CpuBackward implements Backward {
     @Override
     public Tensor sumTo(Tensor dy, int... shape) {
         int[] full = dy.shape();
-        if (!Arrays.equals(dev.tornadodiffusion.tensor.Backend.broadcastShape(full, shape), full))
+        if (!Arrays.equals(Backend.broadcastShape(full, shape), full))
             throw new IllegalArgumentException("sumTo: " + Arrays.toString(shape) + " does not broadcast to " + Arrays.toString(full));
         float[] g = dy.contiguousF32().array();
         Tensor out = Tensor.zeros(shape);
@@ -533,13 +534,12 @@ public final class CpuBackward implements Backward {
     @Override
     public Tensor timestepEmbeddingBackward(Tensor timesteps, int dim, boolean flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod, Tensor dy) {
         int n = (int) timesteps.numel(), half = dim / 2;
-        float negLog = (float) -Math.log(maxPeriod), denom = half - downscaleFreqShift;
-        float[] g = dy.contiguousF32().array(), o = new float[n];
+        float[] freqs = Backend.timestepFrequencies(dim, downscaleFreqShift, maxPeriod), g = dy.contiguousF32().array(), o = new float[n];
         for (int r = 0; r < n; r++) {
             float t = timesteps.getFlat(r);
             double s = 0;
             for (int i = 0; i < half; i++) {
-                float f = (float) Math.exp((negLog * i) / denom);
+                float f = freqs[i];
                 double arg = scale * (t * f), dSin = scale * f * Math.cos(arg), dCos = -scale * f * Math.sin(arg);
                 s += g[r * dim + i] * (flipSinToCos ? dCos : dSin) + g[r * dim + half + i] * (flipSinToCos ? dSin : dCos);
             }

@@ -1,6 +1,7 @@
 package dev.tornadodiffusion.tensor.tornado;
 
 import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
@@ -29,20 +30,23 @@ final class Elementwise {
 
     static int post(int code) { return code / 64; }
 
-    /** The CPU backend's unary functions. */
+    /**
+     * The CPU backend's unary functions, in float arithmetic only: many GPUs run double precision at a small
+     * fraction of the float rate, and the PTX backend narrows double transcendentals to f32 anyway.
+     */
     static float unary(float v, int op, float lo, float hi) {
         if (op == CLAMP) return Math.min(Math.max(v, lo), hi);
         return unary(v, op);
     }
 
     static float unary(float v, int op) {
-        if (op == EXP) return (float) Math.exp(v);
-        if (op == SIN) return (float) Math.sin(v);
-        if (op == COS) return (float) Math.cos(v);
-        if (op == SILU) return v / (1f + (float) Math.exp(-v));
-        if (op == GELU) return (float) (0.5 * v * (1.0 + erf(v / Math.sqrt(2.0))));
-        if (op == GELU_TANH) return (float) (0.5 * v * (1.0 + Math.tanh(Math.sqrt(2.0 / Math.PI) * (v + 0.044715 * v * v * v))));
-        if (op == QUICK_GELU) return v / (1f + (float) Math.exp(-1.702f * v));
+        if (op == EXP) return TornadoMath.exp(v);
+        if (op == SIN) return sin(v);
+        if (op == COS) return cos(v);
+        if (op == SILU) return v / (1f + TornadoMath.exp(-v));
+        if (op == GELU) return 0.5f * v * (1f + erf(v * 0.70710677f));
+        if (op == GELU_TANH) return 0.5f * v * (1f + TornadoMath.tanh(0.7978846f * (v + 0.044715f * v * v * v)));
+        if (op == QUICK_GELU) return v / (1f + TornadoMath.exp(-1.702f * v));
         return v;
     }
 
@@ -53,36 +57,52 @@ final class Elementwise {
         return a;
     }
 
+    // 2 pi split for Cody-Waite reduction: P1 has 8 significant bits and P2 12, so k * P1 and k * P2 are exact
+    // for |k| < 2^12 (|x| up to about 25000)
+    private static final float INV_2PI = 0.15915494f, P1 = 6.28125f, P2 = 0.0019354820f, P3 = -1.7484555e-7f;
+
     /**
-     * erf to double precision with W. J. Cody's rational approximations, as cpu/Erf, but with
-     * {@code exp(-x^2)} taken directly: TornadoVM cannot compile the {@code Math.floor} that the
-     * host version uses to split x, and the direct form is exact enough for float results.
+     * x minus the nearest multiple of 2 pi. OpenCL devices compile sin/cos as native_sin/native_cos (fast, but only
+     * accurate near [-pi, pi]); timestep and sinusoidal embeddings take arguments up to several thousand.
      */
-    static double erf(double x) {
-        double ax = Math.abs(x);
-        if (ax < 0.5) {
-            double t = x * x;
-            double top = (((0.1857777061846032 * t + 3.161123743870566) * t + 113.86415415105016) * t + 377.485237685302) * t + 3209.3775891384694;
-            double bot = (((t + 23.601290952344122) * t + 244.02463793444417) * t + 1282.6165260773723) * t + 2844.2368334391704;
+    static float reduce2pi(float x) {
+        int k = (int) (x * INV_2PI + (x >= 0f ? 0.5f : -0.5f));
+        float kf = k;
+        return ((x - kf * P1) - kf * P2) - kf * P3;
+    }
+
+    static float sin(float x) { return TornadoMath.sin(reduce2pi(x)); }
+
+    static float cos(float x) { return TornadoMath.cos(reduce2pi(x)); }
+
+    /**
+     * erf with W. J. Cody's rational approximations, as cpu/Erf, evaluated in float and with {@code exp(-x^2)}
+     * taken directly (TornadoVM cannot compile the {@code Math.floor} the host version uses to split x);
+     * about 1e-7 absolute error, far inside float model tolerances.
+     */
+    static float erf(float x) {
+        float ax = Math.abs(x);
+        if (ax < 0.5f) {
+            float t = x * x;
+            float top = (((0.18577771f * t + 3.1611238f) * t + 113.86415f) * t + 377.48523f) * t + 3209.3777f;
+            float bot = (((t + 23.60129f) * t + 244.02464f) * t + 1282.6165f) * t + 2844.2368f;
             return x * top / bot;
         }
-        double r;
-        if (ax < 4) {
-            double top = (((((((2.1531153547440383e-8 * ax + 0.5641884969886701) * ax + 8.883149794388377) * ax + 66.11919063714163) * ax
-                    + 298.6351381974001) * ax + 881.952221241769) * ax + 1712.0476126340707) * ax + 2051.0783778260716) * ax + 1230.3393547979972;
-            double bot = (((((((ax + 15.744926110709835) * ax + 117.6939508913125) * ax + 537.1811018620099) * ax + 1621.3895745666903) * ax
-                    + 3290.799235733460) * ax + 4362.619090143247) * ax + 3439.3676741437216) * ax + 1230.3393548037495;
+        float r;
+        if (ax < 4f) {
+            float top = (((((((2.1531154e-8f * ax + 0.5641885f) * ax + 8.883149f) * ax + 66.11919f) * ax
+                    + 298.63513f) * ax + 881.9522f) * ax + 1712.0476f) * ax + 2051.0784f) * ax + 1230.3394f;
+            float bot = (((((((ax + 15.744926f) * ax + 117.69395f) * ax + 537.1811f) * ax + 1621.3896f) * ax
+                    + 3290.7993f) * ax + 4362.619f) * ax + 3439.3677f) * ax + 1230.3394f;
             r = top / bot;
         } else {
-            double z = 1 / (ax * ax);
-            double top = ((((0.016315387137302097 * z + 0.30532663496123236) * z + 0.36034489994980445) * z + 0.12578172611122926) * z
-                    + 0.016083785148742275) * z + 6.587491615298378e-4;
-            double bot = ((((z + 2.568520192289822) * z + 1.8729528499234604) * z + 0.5279051029514285) * z + 0.06051834131244132) * z
-                    + 0.0023352049762686918;
-            r = (0.5641895835477563 - z * top / bot) / ax;
+            float z = 1f / (ax * ax);
+            float top = ((((0.016315388f * z + 0.30532664f) * z + 0.3603449f) * z + 0.12578173f) * z + 0.016083784f) * z + 6.5874914e-4f;
+            float bot = ((((z + 2.5685203f) * z + 1.8729528f) * z + 0.52790510f) * z + 0.060518343f) * z + 0.002335205f;
+            r = (0.5641896f - z * top / bot) / ax;
         }
-        double erfc = Math.exp(-ax * ax) * r;
-        return x < 0 ? erfc - 1 : 1 - erfc;
+        float erfc = TornadoMath.exp(-ax * ax) * r;
+        return x < 0f ? erfc - 1f : 1f - erfc;
     }
 
     // geometry of map: the output is dense [n], viewed as [n / (s1 s2 s3), s1, s2, s3]
@@ -176,7 +196,7 @@ final class Elementwise {
         if (i < g.get(T_ROWS) * half) {
             int r = i / half, f = i % half;
             float arg = scale * (t.get(tOff + r * tStride) * freqs.get(f));
-            float sin = (float) Math.sin(arg), cos = (float) Math.cos(arg);
+            float sin = sin(arg), cos = cos(arg);
             int o = r * dim;
             out.set(o + f, flip == 1 ? cos : sin);
             out.set(o + half + f, flip == 1 ? sin : cos);

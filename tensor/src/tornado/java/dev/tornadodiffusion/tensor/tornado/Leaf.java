@@ -27,6 +27,8 @@ final class Leaf {
 
     int length() { return Math.toIntExact(storage.length()); }
 
+    Recording.LeafKey key() { return new Recording.LeafKey(storage, raw16); }
+
     /** Allocates the device-side array, filled from {@code t} (a view over this leaf's storage). */
     void allocate(Tensor t) {
         buffer = raw16 ? new ShortArray(length()) : new FloatArray(length());

@@ -5,6 +5,7 @@ import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid3D;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 
 import java.util.Arrays;
 
@@ -435,40 +436,57 @@ abstract class Op {
         }
     }
 
-    /** GroupNorm (+ SiLU) of a dense [N, C, ...] input. */
+    /** GroupNorm (+ SiLU) of a dense [N, C, ...] input, each group split into {@code parts} for enough work-groups. */
     static final class GroupNorm extends Op {
         final Ref x, gamma, beta;
-        final int groups;
+        final int groups, parts, chunk;
         final float eps;
         final boolean silu;
 
-        GroupNorm(Ref x, Ref gamma, Ref beta, int groups, float eps, boolean silu) {
+        GroupNorm(Ref x, Ref gamma, Ref beta, int groups, float eps, boolean silu, Launch launch) {
             this.x = x;
             this.gamma = gamma;
             this.beta = beta;
             this.groups = groups;
             this.eps = eps;
             this.silu = silu;
+            int n = x.shape[0], len = Math.toIntExact(x.numel() / ((long) n * groups));
+            // enough work-groups to fill the device, each part at least one work-group wide
+            int p = Math.max(1, Math.min(ceilDiv(launch.reduceGroups(), n * groups), ceilDiv(len, launch.reduce())));
+            this.chunk = ceilDiv(len, p);
+            this.parts = ceilDiv(len, chunk);       // no empty part
         }
 
         @Override Ref[] operands() { return new Ref[]{x, gamma, beta}; }
 
         @Override String params() { return groups + "," + eps + "," + silu; }
 
+        /** Statistics first when a group is split, then the normalisation. */
+        @Override int tasks() { return parts == 1 ? 1 : 2; }
+
         @Override
         void emit(Plan.Builder pb) {
             int n = x.shape[0], c = x.shape[1], spatial = Math.toIntExact(x.numel() / ((long) n * c));
             boolean affine = gamma != null && beta != null;
             int ls = pb.launch().reduce();
-            String t = pb.task();
             int[] g = new int[Norms.GN_GEO];
             g[Norms.X_OFF] = (int) x.offset;
             g[Norms.GROUPS] = groups;
             g[Norms.CG] = c / groups;
             g[Norms.SPATIAL] = spatial;
-            pb.graph().task(t, Norms::groupNorm, new KernelContext(), pb.floats(x), affine ? pb.floats(gamma) : pb.noFloats(), affine ? pb.floats(beta) : pb.noFloats(),
-                    pb.out(this), pb.ints(g), affine ? 1 : 0, silu ? 1 : 0, eps, ls);
-            pb.grid(t, grid1(n * groups * ls, ls));
+            g[Norms.PARTS] = parts;
+            g[Norms.CHUNK] = chunk;
+            IntArray geo = pb.ints(g);
+            FloatArray part = parts == 1 ? pb.noFloats() : pb.scratch(2 * n * groups * parts);
+            if (parts > 1) {
+                String stats = pb.task();
+                pb.graph().task(stats, Norms::groupStats, new KernelContext(), pb.floats(x), part, geo, ls);
+                pb.grid(stats, grid1(n * groups * parts * ls, ls));
+            }
+            String t = pb.task();
+            pb.graph().task(t, Norms::groupNorm, new KernelContext(), pb.floats(x), affine ? pb.floats(gamma) : pb.noFloats(),
+                    affine ? pb.floats(beta) : pb.noFloats(), part, pb.out(this), geo, affine ? 1 : 0, silu ? 1 : 0, eps, ls);
+            pb.grid(t, grid1(n * groups * parts * ls, ls));
         }
     }
 
@@ -493,7 +511,8 @@ abstract class Op {
         @Override
         void emit(Plan.Builder pb) {
             int rows = x.shape[0], d = x.shape[1], rs = (int) x.strides[0];
-            int ls = pb.launch().reduce();
+            // about four elements per thread: short rows do not leave most of a wide work-group idle
+            int ls = Math.min(pb.launch().reduce(), Integer.highestOneBit(Math.max(1, ceilDiv(d, 4) * 2 - 1)));
             String t = pb.task();
             int[] g = new int[Norms.ROW_GEO];
             g[Norms.R_OFF] = (int) x.offset;

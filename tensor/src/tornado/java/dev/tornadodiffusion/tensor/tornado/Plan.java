@@ -10,6 +10,7 @@ import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
+import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 
 import java.util.ArrayList;
 import java.util.Collection;
@@ -40,17 +41,20 @@ final class Plan implements AutoCloseable {
     final TornadoExecutionPlan execution;
     final int graphs, tasks;
     final long constantBytes, poolBytes;
+    /** Device memory the plan takes once executed: every distinct array it uses, with TornadoVM's array headers. */
+    final long deviceBytes;
     /** What the plan copies between host and device ({@link Transfers}), and the name it is counted under. */
     Transfers.PerPlan transfers = new Transfers.PerPlan(0, 0, 0, 0, 0, 0);
     String label;
     private boolean executed;
 
-    private Plan(TornadoExecutionPlan execution, int graphs, int tasks, long constantBytes, long poolBytes) {
+    private Plan(TornadoExecutionPlan execution, int graphs, int tasks, long constantBytes, long poolBytes, long deviceBytes) {
         this.execution = execution;
         this.graphs = graphs;
         this.tasks = tasks;
         this.constantBytes = constantBytes;
         this.poolBytes = poolBytes;
+        this.deviceBytes = deviceBytes;
     }
 
     static synchronized String nextName() { return "td" + plans++; }
@@ -84,6 +88,8 @@ final class Plan implements AutoCloseable {
         ImmutableTaskGraph[] graphs = new ImmutableTaskGraph[segments.size()];
         int tasks = 0;
         long constants = 0;
+        Set<Object> arrays = Collections.newSetFromMap(new IdentityHashMap<>());
+        arrays.addAll(span.keySet());
         Transfers.PerPlan moved = new Transfers.PerPlan(0, 0, 0, 0, 0, 0);
         for (int k = 0; k < segments.size(); k++) {
             Builder pb = new Builder(name + "_" + k, launch, grids);
@@ -114,10 +120,14 @@ final class Plan implements AutoCloseable {
             moved = moved.plus(Transfers.PerPlan.of(every, toHost, first));
             graphs[k] = pb.graph.snapshot();
             tasks += pb.tasks;
+            arrays.addAll(pb.constants);
+            arrays.addAll(pb.scratch);
         }
+        long device = 0;
+        for (Object a : arrays) device += ((TornadoNativeArray) a).getNumBytesOfSegmentWithHeader();
         TornadoExecutionPlan plan = new TornadoExecutionPlan(graphs);
         plan.withGridScheduler(grids);
-        Plan p = new Plan(plan, graphs.length, tasks, constants, pool);
+        Plan p = new Plan(plan, graphs.length, tasks, constants, pool, device);
         p.transfers = moved;
         p.label = name;
         return p;
@@ -190,6 +200,7 @@ final class Plan implements AutoCloseable {
         final Launch launch;
         final GridScheduler grids;
         final List<Object> constants = new ArrayList<>();
+        final List<Object> scratch = new ArrayList<>();
         private final FloatArray noFloats = new FloatArray(1);
         private final FloatArray[] noOutput = {new FloatArray(1), new FloatArray(1)};
         private final ShortArray noShorts = new ShortArray(1);
@@ -243,6 +254,13 @@ final class Plan implements AutoCloseable {
         FloatArray noOutput(int i) { return noOutput[i]; }
 
         ShortArray noShorts() { return noShorts; }
+
+        /** A device-only work array of {@code n} floats for the tasks of one op (never transferred). */
+        FloatArray scratch(int n) {
+            FloatArray a = new FloatArray(n);
+            scratch.add(a);
+            return a;
+        }
 
         IntArray ints(int[] values) {
             IntArray a = IntArray.fromArray(values);

@@ -32,6 +32,8 @@ final class Recording {
     final Map<LeafKey, Leaf> leaves = new LinkedHashMap<>();
     final Map<Leaf, Tensor> recordedHost = new HashMap<>();
     Plan plan;
+    long admittedBytes;                     // device memory the backend counts for this plan
+    private boolean closed;
     final Set<Value> results = Collections.newSetFromMap(new IdentityHashMap<>());
     private int values;
 
@@ -114,7 +116,9 @@ final class Recording {
         this.results.addAll(results);
         List<Op> exec = Fusion.run(ops, results, this);
         for (Leaf l : leaves.values()) {
-            if (l.buffer == null && used(l, exec)) l.allocate(recordedHost.get(l));
+            if (l.buffer != null || !used(l, exec)) continue;
+            if (l.perCall) l.allocate(recordedHost.get(l));
+            else backend.constants.acquire(l, recordedHost.get(l));
         }
         plan = Plan.build(name, exec, leaves.values(), results, launch);
     }
@@ -173,7 +177,11 @@ final class Recording {
         }
     }
 
+    /** Frees the plan's device memory and its hold on shared weights; once. */
     void close() {
+        if (closed) return;
+        closed = true;
         if (plan != null) plan.close();
+        for (Leaf l : leaves.values()) if (!l.perCall && l.buffer != null) backend.constants.release(l);
     }
 }

@@ -4,6 +4,7 @@ import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
+import uk.ac.manchester.tornado.api.enums.TornadoVMBackendType;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -31,7 +32,11 @@ public final class TornadoBackend implements Backend {
     private static final int EAGER_PLANS = 512;
 
     final Launch launch;
+    final Constants constants = new Constants();
     private final String deviceName;
+    private final long deviceMemory;        // the device's global memory
+    private final boolean cudaGraphs;       // capture recorded plans as CUDA graphs (PTX devices, tornado.properties cuda.graph)
+    private long planBytes;                 // device memory of the plans admitted so far and not closed
     private Recording recording;            // set while a forward pass is recorded, by the thread in runAll
     private Recording.Replay replay;        // set while one is replayed
     private volatile Thread runner;         // that thread: ops of other threads run eagerly (after it)
@@ -52,6 +57,8 @@ public final class TornadoBackend implements Backend {
         TornadoSettings.get();
         TornadoDevice device = TornadoExecutionPlan.DEFAULT_DEVICE;
         this.deviceName = device.getDeviceName();
+        this.deviceMemory = device.getMaxGlobalMemory();
+        this.cudaGraphs = device.getTornadoVMBackend() == TornadoVMBackendType.PTX && TornadoSettings.flag("cuda.graph");
         this.launch = TornadoSettings.launch(switch (device.getDeviceType()) {
             case GPU -> "gpu";
             case CPU -> "cpu";
@@ -86,9 +93,10 @@ public final class TornadoBackend implements Backend {
             } catch (Recording.Mismatch m) {
                 System.err.println("tornado: " + model.getClass().getSimpleName() + " no longer matches its recorded plan (" + m.getMessage() + "); recording again");
                 plans.remove(key);
-                rec.close();
+                closePlan(rec);
             }
         }
+        rec = null;
         try {
             long t0 = System.nanoTime();
             Recording first = new Recording(this, Plan.nextName());
@@ -98,12 +106,17 @@ public final class TornadoBackend implements Backend {
             rec.classify(first, inputs);
             rec.build(valuesOf(results), launch);
             rec.plan.label = model.getClass().getSimpleName() + " " + rec.name;
+            admit(rec);
+            // replays launch the step's kernels as one captured graph instead of one by one (not yet run on a GPU)
+            if (cudaGraphs) rec.plan.execution.withCUDAGraph();
             Tensor[] out = rec.execute(rec.recordedBindings(), results);
             plans.put(key, rec);
-            System.err.printf("tornado: recorded %s on %s: %d ops -> %d tasks, %.1f MB constants, %.1f MB activations; record, compile and first run %.1f s%n",
-                    model.getClass().getSimpleName(), deviceName, rec.entries.size(), rec.plan.tasks, rec.plan.constantBytes / 1e6, rec.plan.poolBytes / 1e6, (System.nanoTime() - t0) / 1e9);
+            System.err.printf("tornado: recorded %s on %s: %d ops -> %d tasks, %.1f MB constants, %.1f MB activations, %.1f MB device memory; record, compile and first run %.1f s%n",
+                    model.getClass().getSimpleName(), deviceName, rec.entries.size(), rec.plan.tasks, rec.plan.constantBytes / 1e6, rec.plan.poolBytes / 1e6,
+                    rec.plan.deviceBytes / 1e6, (System.nanoTime() - t0) / 1e9);
             return out;
         } catch (IllegalStateException e) {
+            if (rec != null && !plans.containsValue(rec)) closePlan(rec);
             System.err.println("tornado: cannot record " + model.getClass().getSimpleName() + " (" + e.getMessage() + "); running it operation by operation");
             unrecordable.add(key);
             return forward.apply(inputs);
@@ -182,12 +195,14 @@ public final class TornadoBackend implements Backend {
             for (Leaf l : rec.leaves.values()) l.perCall = l.storage.heap();
             rec.build(List.of(op.out), launch);
             rec.plan.label = "eager " + op.getClass().getSimpleName() + " " + rec.name;
-            eager.put(key, rec);
-            if (eager.size() > EAGER_PLANS) {
-                var oldest = eager.entrySet().iterator().next();
-                oldest.getValue().close();
-                eager.remove(oldest.getKey());
+            if (eager.size() >= EAGER_PLANS) evictOldestEager();
+            try {
+                admit(rec);
+            } catch (IllegalStateException e) {
+                rec.close();
+                throw e;
             }
+            eager.put(key, rec);
             bindings = rec.recordedBindings();
             return rec.execute(bindings, new Tensor[]{result})[0];
         }
@@ -195,6 +210,37 @@ public final class TornadoBackend implements Backend {
         Ref[] now = op.operands();
         for (int j = 0; j < now.length; j++) if (now[j] != null && e.operands()[j].leaf.perCall) bindings.put(e.operands()[j].leaf, now[j].host);
         return rec.execute(bindings, new Tensor[]{e.out().tensor})[0];
+    }
+
+    // ---- device memory
+
+    /**
+     * Counts a built plan's device memory against the device's, making room by closing one-op plans of eager mode
+     * (oldest first). TornadoVM's own counter (tornado.device.memory) is set out of the way by
+     * {@link TornadoSettings}, so this is the check: a plan that does not fit is an error before any allocation
+     * (the caller closes it).
+     */
+    private void admit(Recording rec) {
+        long need = rec.plan.deviceBytes;
+        while (planBytes + need > deviceMemory && !eager.isEmpty()) evictOldestEager();
+        if (planBytes + need > deviceMemory) {
+            throw new IllegalStateException(String.format(java.util.Locale.ROOT, "the plan needs %.2f GB of device memory; %s has %.2f GB, of which %.2f GB are held by %d recorded plans",
+                    need / 1e9, deviceName, deviceMemory / 1e9, planBytes / 1e9, plans.size()));
+        }
+        planBytes += need;
+        rec.admittedBytes = need;
+    }
+
+    private void evictOldestEager() {
+        var oldest = eager.entrySet().iterator().next();
+        eager.remove(oldest.getKey());
+        closePlan(oldest.getValue());
+    }
+
+    private void closePlan(Recording rec) {
+        planBytes -= rec.admittedBytes;
+        rec.admittedBytes = 0;
+        rec.close();
     }
 
     // ---- operand helpers
@@ -319,7 +365,7 @@ public final class TornadoBackend implements Backend {
     @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, boolean silu) {
         check(x.rank() >= 2 && x.dim(1) % groups == 0, "group norm: " + Arrays.toString(x.shape()) + " in " + groups + " groups");
-        return emit(new Op.GroupNorm(denseRef(x, false), vector(weight), vector(bias), groups, eps, silu), x.shape());
+        return emit(new Op.GroupNorm(denseRef(x, false), vector(weight), vector(bias), groups, eps, silu, launch), x.shape());
     }
 
     @Override

@@ -31,6 +31,9 @@ final class TornadoSettings {
         }
         // bailouts would run KernelContext kernels as plain Java, where they compute garbage: always fail instead
         p.putIfAbsent("tornado.recover.bailout", "false");
+        // TornadoVM counts allocations against this (4GB by default, whatever the device has) and reads it once,
+        // before any device is known; the backend checks each plan against the device's real memory instead
+        p.putIfAbsent("tornado.device.memory", "1024GB");
         for (String k : p.stringPropertyNames())
             if (k.startsWith("tornado.") && System.getProperty(k) == null) System.setProperty(k, p.getProperty(k).trim());
         loaded = p;
@@ -59,8 +62,16 @@ final class TornadoSettings {
                 size(p, "gemm.ktile", type, 16),
                 size(p, "elementwise.local", type, gpu ? 256 : 64),
                 size(p, "reduce.local", type, gpu ? 256 : 64),
+                size(p, "reduce.workgroups", type, gpu ? 2048 : 8),
                 size(p, "attention.queries", type, 64),
                 size(p, "attention.keys", type, 32));
+    }
+
+    /** A boolean setting of the file ({@code key = true}); absent means false. */
+    static boolean flag(String key) {
+        String v = get().getProperty(key, "false").trim();
+        if (!v.equals("true") && !v.equals("false")) throw new IllegalArgumentException("tornado.properties: " + key + " = '" + v + "' is not true or false");
+        return v.equals("true");
     }
 
     private static int size(Properties p, String key, String type, int fallback) {

@@ -108,6 +108,14 @@ class TornadoKernelsTest {
     }
 
     @Test
+    void groupNormOfFewGroupsIsSplitOverSeveralWorkGroups() {
+        // 1 image x 2 groups is below reduce.workgroups: each group's statistics come from several parts, merged
+        Tensor x = cpu.add(randn(1, 4, 33, 35), Tensor.of(new float[]{3f}, 1)), g = randn(4), b = randn(4);
+        close(cpu.groupNorm(x, 2, g, b, 1e-5f, true), tornado.groupNorm(x, 2, g, b, 1e-5f, true), 1e-5);
+        close(cpu.groupNorm(x, 1, null, null, 1e-5f, false), tornado.groupNorm(x, 1, null, null, 1e-5f, false), 1e-5);
+    }
+
+    @Test
     void layerNormAndSoftmaxOverRows() {
         Tensor x = randn(3, 11, 37), g = randn(37), b = randn(37);
         close(cpu.layerNorm(x, g, b, 1e-5f), tornado.layerNorm(x, g, b, 1e-5f), 1e-5);
@@ -128,6 +136,11 @@ class TornadoKernelsTest {
         close(cpu.sin(x), tornado.sin(x), 1e-6);
         close(cpu.cos(x), tornado.cos(x), 1e-6);
         close(cpu.clamp(x, -0.5f, 0.75f), tornado.clamp(x, -0.5f, 0.75f), 0);
+        // float kernels: sin/cos reduce large arguments themselves (embeddings reach thousands), erf's tails
+        Tensor wide = cpu.scale(randn(2, 500), 2000f), tails = cpu.scale(randn(401), 3f);
+        close(cpu.sin(wide), tornado.sin(wide), 1e-6);
+        close(cpu.cos(wide), tornado.cos(wide), 1e-6);
+        close(cpu.gelu(tails), tornado.gelu(tails), 1e-6);
     }
 
     @Test

@@ -1,0 +1,95 @@
+package dev.tornadodiffusion.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tornadodiffusion.weights.Json;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Usage checks that need no weights: made before a model is loaded, one line each (exit code 2). */
+final class Checks {
+    private Checks() {}
+
+    static void generate(Args a, Path model) throws IOException {
+        if (a.has("sampler")) sampler(a.get("sampler", ""), pipelineClassIfAny(model));
+        if (a.has("steps")) range(a, "steps", a.getInt("steps", 0), 1, 1000);
+        if (a.has("batch")) range(a, "batch", a.getInt("batch", 1), 1, 64);
+        if (a.has("guidance")) finite("guidance", a.getFloat("guidance", 0), 0, 100);
+        if (a.has("guidance-rescale")) finite("guidance-rescale", a.getFloat("guidance-rescale", 0), 0, 1);
+        if (a.has("denoising-end")) {
+            float v = a.getFloat("denoising-end", 0);
+            if (!(v > 0 && v < 1)) throw new UsageException("--denoising-end must be in (0, 1), got " + a.get("denoising-end", ""));
+        }
+        if (a.has("strength")) {
+            if (!a.has("init-image")) throw new UsageException("--strength applies to image-to-image: pass --init-image too");
+            float v = a.getFloat("strength", 0);
+            if (!(v > 0 && v <= 1)) throw new UsageException("--strength must be in (0, 1], got " + a.get("strength", ""));
+        }
+        if (a.has("clip-skip")) {
+            int skip = a.getInt("clip-skip", 0), layers = encoderLayers(model);
+            if (skip < 0) throw new UsageException("--clip-skip must be >= 0, got " + skip);
+            if (layers > 0 && skip >= layers)
+                throw new UsageException("--clip-skip must be in 0.." + (layers - 1) + " (the text encoder has " + layers + " layers), got " + skip);
+        }
+        if (a.has("refiner")) {
+            Path refiner = Path.of(a.get("refiner", null));
+            String base = pipelineClass(model), ref = pipelineClass(refiner);
+            if (!family(base).equals("SDXL") || !family(ref).equals("SDXL"))
+                throw new UsageException("--refiner " + refiner + " (" + ref + ") cannot refine " + model + " (" + base + "): both must be SDXL pipelines");
+        }
+    }
+
+    /** A server takes prompts: its pipeline needs a text encoder. */
+    static void serve(Path model) throws IOException {
+        Path index = model.resolve("model_index.json");
+        if (!Files.isRegularFile(index)) return;
+        JsonNode mi = Json.read(index);
+        if (mi.path("_class_name").asText("").equals("TLDPipeline")) return;
+        if (!present(mi, "text_encoder") && !present(mi, "text_encoder_2"))
+            throw new UsageException(model + " has no text encoder: a server needs one to turn prompts into embeddings");
+    }
+
+    private static boolean present(JsonNode mi, String component) {
+        JsonNode e = mi.path(component);
+        return e.isArray() && e.size() == 2 && !e.get(0).isNull() && !e.get(1).isNull();
+    }
+
+    /** A sampler name the model can run (a diffusers scheduler class name is checked when the scheduler is built). */
+    private static void sampler(String name, String pipelineClass) {
+        String base = name.toLowerCase(java.util.Locale.ROOT).endsWith("-trailing") ? name.substring(0, name.length() - "-trailing".length()) : name;
+        var offered = Samplers.forPipeline(pipelineClass);
+        if (Samplers.find(offered, base) == null && !(base.endsWith("Scheduler") && !pipelineClass.equals("TLDPipeline")))
+            throw new UsageException("--sampler '" + name + "' is not known (" + String.join(", ", offered.stream().map(Samplers.Sampler::id).toList())
+                    + (pipelineClass.equals("TLDPipeline") ? "" : ", or a scheduler class name; each may end in -trailing") + ")");
+    }
+
+    private static String pipelineClassIfAny(Path dir) throws IOException {
+        Path index = dir.resolve("model_index.json");
+        return Files.isRegularFile(index) ? Json.read(index).path("_class_name").asText("") : "";
+    }
+
+    private static void range(Args a, String name, int v, int min, int max) {
+        if (v < min || v > max) throw new UsageException("--" + name + " must be in " + min + ".." + max + ", got " + a.get(name, ""));
+    }
+
+    private static void finite(String name, float v, float min, float max) {
+        if (!(v >= min && v <= max)) throw new UsageException("--" + name + " must be a number in " + min + ".." + max + ", got " + v);
+    }
+
+    private static int encoderLayers(Path model) throws IOException {
+        Path config = model.resolve("text_encoder").resolve("config.json");
+        if (!Files.isRegularFile(config)) config = model.resolve("text_encoder_2").resolve("config.json");
+        return Files.isRegularFile(config) ? Json.read(config).path("num_hidden_layers").asInt(0) : 0;
+    }
+
+    private static String pipelineClass(Path dir) throws IOException {
+        Path index = dir.resolve("model_index.json");
+        if (!Files.isRegularFile(index)) throw new UsageException(dir + " is not a pipeline folder: it has no model_index.json");
+        return Json.read(index).path("_class_name").asText("");
+    }
+
+    private static String family(String pipelineClass) {
+        return pipelineClass.startsWith("StableDiffusionXL") ? "SDXL" : pipelineClass.startsWith("StableDiffusion") ? "SD" : pipelineClass;
+    }
+}
