@@ -2,6 +2,7 @@ package dev.tornadodiffusion.diffusion.pipelines;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.nn.JsonConfig;
@@ -27,14 +28,6 @@ import java.util.Map;
 /** Loading a pipeline folder by its model_index.json, and what the pipelines share: samplers and the parameters text. */
 public final class Pipelines {
     private Pipelines() {}
-
-    /** Short sampler names accepted by {@code --sampler}, mapped to diffusers scheduler classes. */
-    static final Map<String, String> SAMPLERS = Map.ofEntries(
-            Map.entry("ddim", "DDIMScheduler"), Map.entry("ddpm", "DDPMScheduler"), Map.entry("pndm", "PNDMScheduler"),
-            Map.entry("euler", "EulerDiscreteScheduler"), Map.entry("euler-a", "EulerAncestralDiscreteScheduler"),
-            Map.entry("heun", "HeunDiscreteScheduler"), Map.entry("dpm++2m", "DPMSolverMultistepScheduler"),
-            Map.entry("dpm++2m-karras", "DPMSolverMultistepScheduler"), Map.entry("unipc", "UniPCMultistepScheduler"),
-            Map.entry("lcm", "LCMScheduler"));
 
     static Pipeline load(Path dir, Backend be, LoadOptions options) throws IOException {
         Path index = dir.resolve("model_index.json");
@@ -146,31 +139,9 @@ public final class Pipelines {
         return p;
     }
 
-    /**
-     * The folder's scheduler, or the one {@code sampler} names built from the folder's config (as
-     * {@code X.from_config(s.config)}). A name ending in "-trailing" also sets timestep_spacing "trailing", as the
-     * few-step models (SDXL-Lightning, Turbo) are sampled: e.g. "euler-trailing".
-     */
+    /** The folder's scheduler, or the one {@code sampler} names (see {@link Samplers}) built from the folder's config. */
     static Scheduler scheduler(SchedulerConfig config, String sampler) {
-        if (sampler == null) return Scheduler.fromConfig(config);
-        String key = sampler.toLowerCase(Locale.ROOT);
-        if (key.endsWith("-trailing")) {
-            key = key.substring(0, key.length() - "-trailing".length());
-            sampler = sampler.substring(0, key.length());
-            ObjectNode json = config.json().deepCopy();
-            json.put("timestep_spacing", "trailing");
-            config = SchedulerConfig.of(json, config.source());
-        }
-        String cls = SAMPLERS.getOrDefault(key, sampler);
-        if (key.equals("dpm++2m-karras")) {
-            ObjectNode json = config.json().deepCopy();
-            json.put("use_karras_sigmas", true);
-            config = SchedulerConfig.of(json, config.source());
-        }
-        if (!SAMPLERS.containsValue(cls))
-            throw new IllegalArgumentException("unknown sampler '" + sampler + "' (known: " + String.join(", ", new java.util.TreeSet<>(SAMPLERS.keySet()))
-                    + ", or a scheduler class name; each may end in -trailing)");
-        return Scheduler.fromConfig(cls, config);
+        return Samplers.create(sampler, config);
     }
 
     /** The settings as the "parameters" text other SD tools write (prompt, negative prompt, then key: value pairs). */
@@ -178,7 +149,7 @@ public final class Pipelines {
         StringBuilder sb = new StringBuilder(r.prompt() == null ? "(prompt embeddings)" : r.prompt());
         if (r.negativePrompt() != null) sb.append("\nNegative prompt: ").append(r.negativePrompt());
         sb.append(String.format(Locale.ROOT, "\nSteps: %d, Sampler: %s, CFG scale: %s, Seed: %d, Size: %dx%d, Model: %s",
-                steps, r.sampler() == null ? sampler : r.sampler(), guidance, r.seed(), width, height, model.getFileName()));
+                steps, sampler, guidance, r.seed(), width, height, model.getFileName()));
         if (r.batch() > 1) sb.append(", Batch size: ").append(r.batch());
         if (r.initImage() != null && r.denoisingStart() == null) sb.append(", Denoising strength: ").append(r.strength());
         if (r.denoisingStart() != null) sb.append(", Denoising start: ").append(r.denoisingStart());

@@ -1,6 +1,7 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
 import dev.tornadodiffusion.diffusion.TorchGenerator;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;
@@ -143,7 +144,7 @@ public final class StableDiffusionXLPipeline implements UNetPipeline {
 
         progress.stage("vae decode");
         Tensor images = DenoiseLoop.toImages(decodeRaw(latents));
-        return new GenerationResult(images, latents, Map.of("parameters", Pipelines.parameters(r, steps, guidance, width, height, s.className(), folder)));
+        return new GenerationResult(images, latents, Map.of("parameters", Pipelines.parameters(r, steps, guidance, width, height, Samplers.infotext(s), folder)));
     }
 
     /**
