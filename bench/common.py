@@ -6,7 +6,7 @@ import statistics
 import time
 
 CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                       "examples/src/main/resources/dev/tornadodiffusion/examples/bench/configs")
+                       "cli/src/main/resources/dev/tornadodiffusion/cli/bench/configs")
 
 
 def config(name):

@@ -12,7 +12,7 @@ import java.nio.file.Path;
 
 /**
  * The smallest program that embeds Tornado Diffusion: load a pipeline folder once, generate, save a PNG.
- * Run: {@code java -cp ... dev.tornadodiffusion.examples.EmbedExample models/tiny-sd "a red fox" fox.png}
+ * Run from the repository root: {@code examples/run EmbedExample models/tiny-sd "a red fox" fox.png}
  */
 public final class EmbedExample {
     public static void main(String[] args) throws Exception {

@@ -17,7 +17,7 @@ import java.nio.file.Path;
 /**
  * Reads JSON files ({@code config.json}, {@code model_index.json}, {@code scheduler_config.json}, shard indexes,
  * reference-case {@code meta.json}) with Jackson, as trees; typed access to config fields with the upstream
- * defaults is {@code nn.JsonConfig}. A bad file is a {@link WeightFormatException} naming the file and the problem.
+ * defaults is {@link JsonConfig}. A bad file is a {@link WeightFormatException} naming the file and the problem.
  */
 public final class Json {
     // Python's json.dump writes NaN and Infinity (e.g. a scheduler's lambda_min_clipped = -Infinity)

@@ -1,15 +1,26 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
+import dev.tornadodiffusion.tensor.Tensor;
+
 /** Callbacks during one generation; called on the generating thread. */
 public interface Progress {
     /** A stage starts: "text encoder", "denoise", "vae decode", ... */
     default void stage(String name) {}
 
     /** Denoising step {@code step} (1-based) of {@code total} finished, with the latents after it. */
-    default void step(int step, int total, double secondsPerStep, dev.tornadodiffusion.tensor.Tensor latents) {}
+    default void step(int step, int total, double secondsPerStep, Tensor latents) {}
+
+    /**
+     * Whether {@link #modelOutput} should receive the denoiser's raw output. Off by default: on a device backend
+     * it costs one more transfer per step.
+     */
+    default boolean wantsModelOutput() { return false; }
 
     /** The denoiser's raw output at step {@code step} (1-based), before guidance: [2B, ...] with CFG (uncond first). */
-    default void modelOutput(int step, dev.tornadodiffusion.tensor.Tensor output) {}
+    default void modelOutput(int step, Tensor output) {}
+
+    /** Asked before every step: true stops the generation with a {@link java.util.concurrent.CancellationException}. */
+    default boolean cancelled() { return false; }
 
     Progress NONE = new Progress() {};
 }

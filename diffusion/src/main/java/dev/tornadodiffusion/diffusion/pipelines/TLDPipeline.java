@@ -2,12 +2,13 @@ package dev.tornadodiffusion.diffusion.pipelines;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tornadodiffusion.diffusion.TorchGenerator;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.diffusion.image.ImageTensors;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;
 import dev.tornadodiffusion.nn.clip.ClipTokenizer;
 import dev.tornadodiffusion.nn.tld.Denoiser;
 import dev.tornadodiffusion.nn.tld.DenoiserConfig;
-import dev.tornadodiffusion.nn.tld.TldSampler;
+import dev.tornadodiffusion.diffusion.schedulers.TldSampler;
 import dev.tornadodiffusion.nn.vae.AutoencoderKL;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
@@ -165,7 +166,7 @@ public final class TLDPipeline implements Pipeline {
         Tensor label = r.pooledPromptEmbeds() != null ? r.pooledPromptEmbeds() : encodePrompt(r.prompt());
         if (label.rank() != 2 || label.dim(1) != denoiser.config.text_emb_size())
             throw new IllegalArgumentException("TLD text embeddings must be [n, " + denoiser.config.text_emb_size() + "], got " + java.util.Arrays.toString(label.shape()));
-        Tensor labels = DenoiseLoop.repeatEach(be, label, r.batch());
+        Tensor labels = Batch.repeatEach(be, label, r.batch());
         int n = labels.dim(0), s = denoiser.config.image_size();
         Tensor noise = r.latents() != null ? r.latents() : new TorchGenerator(r.seed()).randn(n, denoiser.config.n_channels(), s, s);
 
@@ -180,19 +181,19 @@ public final class TLDPipeline implements Pipeline {
         });
 
         progress.stage("vae decode");
-        Tensor images = DenoiseLoop.toImages(decodeRaw(x0));
+        Tensor images = ImageTensors.fromDecoded(decodeRaw(x0));
         String sampler = ddpmPlus ? "dpm++2m" : "ddim";
         return new GenerationResult(images, x0, Map.of("parameters", Pipelines.parameters(r, steps, guidance, size, size, sampler, folder)));
     }
 
     /** The VAE's output [B, 3, H, W] for the sampler's x0 (TLD: {@code vae.decode(x0 * scale_factor)}). */
     Tensor decodeRaw(Tensor x0) {
-        return be.run(vae, x -> vae.decode(be.scale(x[0], vae_scale_factor)), x0);
+        return vae.decodeTimes(x0, vae_scale_factor);
     }
 
     /** {@code encode_text}: CLIP's projected end-of-text state for the prompt, cut to 77 tokens ([1, text_emb_size]). */
     Tensor encodePrompt(String prompt) {
-        return be.run(text_encoder, x -> text_encoder.forward(x[0]).text_embeds(), DenoiseLoop.inputIds(tokenizer.tokenize(prompt)));
+        return text_encoder.textEmbeds(tokenizer.inputIds(prompt));
     }
 
     private boolean ddpmPlus(String sampler) {

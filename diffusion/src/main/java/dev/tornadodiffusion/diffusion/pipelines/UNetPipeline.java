@@ -1,16 +1,232 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
+import dev.tornadodiffusion.diffusion.NoiseSource;
+import dev.tornadodiffusion.diffusion.TorchGenerator;
+import dev.tornadodiffusion.diffusion.image.ImageTensors;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
+import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
+import dev.tornadodiffusion.nn.unet.UNet2DConditionModel;
+import dev.tornadodiffusion.nn.unet.UNetConditioning;
+import dev.tornadodiffusion.nn.vae.AutoencoderKL;
+import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
 
-/** What the UNet pipelines (SD, SDXL) offer beyond {@link Pipeline}, for reference comparisons. */
-interface UNetPipeline extends Pipeline {
-    /** The VAE decoder's raw output [B, 3, H, W] for denoised latents, before the [0, 1] post-processing. */
-    Tensor decodeRaw(Tensor latents);
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.function.Supplier;
+
+/**
+ * The skeleton every UNet text-to-image pipeline follows (diffusers' {@code __call__}), in {@link #generate}:
+ * <ol>
+ *   <li>encode the prompt ({@link #encodePrompt}: what differs between SD and SDXL);</li>
+ *   <li>prepare the latents: seeded noise (text-to-image), or the encoded init image noised to the first timestep
+ *       / the latents an earlier run stopped at (image-to-image, the refiner hand-off);</li>
+ *   <li>denoise: per timestep one {@link GuidedPrediction} (one device call), then the scheduler step on the host,
+ *       with progress and cancellation;</li>
+ *   <li>decode with the VAE and post-process to images, with the settings as the PNG's "parameters" text.</li>
+ * </ol>
+ * One rule for each cross-cutting behaviour: an image-to-image request that leaves no denoising step is an error;
+ * {@code denoisingEnd} stops every pipeline early; VAE work on images larger than
+ * {@value #TILING_ABOVE}x{@value #TILING_ABOVE} pixels runs in {@value #VAE_TILE}-pixel tiles (diffusers'
+ * {@code enable_tiling}) so a 1024x1024 decode stays within a few GiB on the CPU, up to that size the result is the
+ * untiled one; the parameters text records what ran ({@link Pipelines#parameters}).
+ */
+public abstract class UNetPipeline implements Pipeline {
+    static final int TILING_ABOVE = 768, VAE_TILE = 512;
+
+    final Path folder;
+    public final UNet2DConditionModel unet;
+    final AutoencoderKL vae;
+    final SchedulerConfig scheduler;
+    final Backend be;
+    final int vaeScaleFactor;
+
+    UNetPipeline(Path folder, UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig scheduler, Backend be) {
+        this.folder = folder;
+        this.unet = unet;
+        this.vae = vae;
+        this.scheduler = scheduler;
+        this.be = be;
+        this.vaeScaleFactor = vae.config.downscale();
+    }
+
+    /** The prompt's encoder outputs, each repeated to the batch; negatives null without CFG, pooled null without SDXL's text_time. */
+    record Prompt(Tensor states, Tensor negativeStates, Tensor pooled, Tensor negativePooled) {
+        int rows() { return states.dim(0); }
+    }
+
+    // ---- what a pipeline supplies
+
+    /** diffusers' default guidance scale (SD 7.5, SDXL 5). */
+    abstract float defaultGuidance();
+
+    /** The latent size when the UNet config has no sample_size (SD 64, SDXL 128). */
+    abstract int defaultSampleSize();
+
+    /** Checks a request against what this pipeline can do, before any work. */
+    void checkRequest(GenerationRequest r, boolean img2img) {}
+
+    /** encode_prompt: the text conditioning (or the request's precomputed embeddings), repeated to the batch. */
+    abstract Prompt encodePrompt(GenerationRequest r, boolean doCfg);
+
+    /** The timesteps an image-to-image run takes (the strength's share, or from the refiner's denoising start). */
+    abstract Tensor img2imgTimesteps(Scheduler s, int steps, GenerationRequest r);
+
+    /** The [height, width] an image-to-image request renders at when it names no size. */
+    abstract int[] img2imgSize(Tensor initImage);
+
+    /** SDXL's added time ids [rows, k] for the UNet (CFG: negative rows included), null for a UNet without them. */
+    public Tensor addTimeIds(GenerationRequest r, int height, int width, int n, boolean doCfg, boolean img2img) { return null; }
 
     /** The same loaded models with another scheduler; closing the original closes both. */
-    UNetPipeline withScheduler(SchedulerConfig config);
+    public abstract UNetPipeline withScheduler(SchedulerConfig config);
+
+    // ---- the skeleton
+
+    @Override
+    public final GenerationResult generate(GenerationRequest r, Progress progress) {
+        int steps = r.steps() == null ? 50 : r.steps();
+        float guidance = r.guidanceScale() == null ? defaultGuidance() : r.guidanceScale();
+        boolean doCfg = guidance > 1 && unet.config.time_cond_proj_dim() == null;
+        boolean img2img = r.initImage() != null || r.denoisingStart() != null;
+        checkRequest(r, img2img);
+        if (r.denoisingStart() != null && r.initImage() == null && r.latents() == null)
+            throw new IllegalArgumentException("a denoising start needs an init image or the latents to continue from");
+
+        // 1. encode the prompt
+        progress.stage("text encoder");
+        Prompt prompt = encodePrompt(r, doCfg);
+        int n = prompt.rows();
+
+        // 2. prepare the latents
+        Scheduler s = Pipelines.scheduler(scheduler, r.sampler());
+        s.setTimesteps(steps);
+        TorchGenerator gen = new TorchGenerator(r.seed());
+        Tensor timesteps, latents;
+        if (!img2img) {
+            timesteps = s.timesteps();
+            latents = textToImageLatents(r, n, s, gen);
+        } else {
+            timesteps = img2imgTimesteps(s, steps, r);
+            if (timesteps.numel() == 0)
+                throw new IllegalArgumentException("strength " + r.strength() + " with " + steps + " steps leaves no denoising step");
+            latents = imageToImageLatents(r, timesteps, n, s, gen, progress);
+        }
+        int height = latents.dim(2) * vaeScaleFactor, width = latents.dim(3) * vaeScaleFactor;
+        if (r.denoisingEnd() != null) timesteps = s.denoisingEndTimesteps(timesteps, r.denoisingEnd());
+
+        // 3. denoise
+        GuidedPrediction prediction = new GuidedPrediction(be, unet, conditioning(prompt, r, height, width, doCfg, img2img, guidance),
+                guidance, r.guidanceRescale(), doCfg);
+        latents = denoise(s, timesteps, latents, prediction, gen, progress);
+
+        // 4. decode
+        progress.stage("vae decode");
+        Tensor images = ImageTensors.fromDecoded(decodeRaw(latents));
+        return new GenerationResult(images, latents, Map.of("parameters", Pipelines.parameters(r, steps, guidance, width, height, Samplers.infotext(s), folder)));
+    }
+
+    /** prepare_latents of text-to-image: the request's latents or seeded noise, times the scheduler's initial sigma. */
+    private Tensor textToImageLatents(GenerationRequest r, int n, Scheduler s, TorchGenerator gen) {
+        int width = r.width() == null ? defaultWidth() : r.width(), height = r.height() == null ? defaultHeight() : r.height();
+        Tensor noise = r.latents() != null ? r.latents() : gen.randn(n, unet.config.in_channels(), height / vaeScaleFactor, width / vaeScaleFactor);
+        return be.scale(noise, s.initNoiseSigma());
+    }
+
+    /**
+     * prepare_latents of image-to-image: the init image encoded (or the given latents as they are when continuing
+     * from {@code denoisingStart}), repeated to the batch, noised to the first timestep unless {@code denoisingStart}
+     * is set.
+     */
+    private Tensor imageToImageLatents(GenerationRequest r, Tensor timesteps, int n, Scheduler s, TorchGenerator gen, Progress progress) {
+        Tensor init;
+        if (r.initImage() != null) {
+            int[] size = img2imgSize(r.initImage());
+            int height = r.height() != null ? r.height() : size[0], width = r.width() != null ? r.width() : size[1];
+            progress.stage("vae encode");
+            Tensor image = ImageTensors.toVaeInput(r.initImage(), width, height);
+            Tensor noise = gen.randn(1, vae.config.latent_channels(), height / vaeScaleFactor, width / vaeScaleFactor);
+            init = vae.scaleLatents(withVae(height, width, () -> vae.encode(image).sample(noise)));
+        } else {
+            init = r.latents();
+            if (init.rank() != 4 || init.dim(1) != unet.config.in_channels())
+                throw new IllegalArgumentException("latents to continue from must be [B, " + unet.config.in_channels() + ", h, w], got " + java.util.Arrays.toString(init.shape()));
+        }
+        if (n % init.dim(0) != 0)
+            throw new IllegalArgumentException("cannot repeat " + init.dim(0) + " init latents to a batch of " + n);
+        init = Batch.repeat(be, init, n / init.dim(0));
+        if (r.denoisingStart() != null) return init;
+        Tensor noise = r.initImage() != null && r.latents() != null ? r.latents() : gen.randn(init.shape());
+        return s.addNoise(init, noise, Batch.repeat(be, timesteps.narrow(0, 0, 1), n));
+    }
+
+    /** The UNet's conditioning for every step: the prompt states (negative rows first with CFG), SDXL's pooled embedding and time ids, LCM's guidance embedding. */
+    private UNetConditioning conditioning(Prompt p, GenerationRequest r, int height, int width, boolean doCfg, boolean img2img, float guidance) {
+        Tensor states = doCfg ? be.concat(0, p.negativeStates(), p.states()) : p.states();
+        Tensor pooled = p.pooled() == null ? null : doCfg ? be.concat(0, p.negativePooled(), p.pooled()) : p.pooled();
+        Tensor timeIds = addTimeIds(r, height, width, p.rows(), doCfg, img2img);
+        if (timeIds != null) checkAddedConditioning(timeIds.dim(1), p.pooled().dim(1), img2img);
+        Tensor timestepCond = unet.config.time_cond_proj_dim() == null ? null
+                : UNetConditioning.guidanceScaleEmbedding(guidance, unet.config.time_cond_proj_dim(), p.rows());
+        return new UNetConditioning(states, pooled, timeIds, timestepCond);
+    }
+
+    /** The UNet's add_embedding takes addition_time_embed_dim features per time id plus the pooled embedding. */
+    private void checkAddedConditioning(int timeIds, int pooledDim, boolean img2img) {
+        int expected = unet.config.projection_class_embeddings_input_dim(), passed = unet.config.addition_time_embed_dim() * timeIds + pooledDim;
+        if (passed != expected)
+            throw new IllegalArgumentException(folder.resolve("unet/config.json") + ": the UNet expects " + expected + " added conditioning features, "
+                    + timeIds + " time ids and the " + pooledDim + "-wide pooled embedding give " + passed
+                    + (img2img ? " (check requires_aesthetics_score in model_index.json)" : ""));
+    }
+
+    /** The denoising loop: guided prediction (one device call), scheduler step (host), progress; cancellable between steps. */
+    private static Tensor denoise(Scheduler s, Tensor timesteps, Tensor latents, GuidedPrediction prediction, NoiseSource gen, Progress progress) {
+        int n = (int) timesteps.numel();
+        progress.stage("denoise: " + n + " steps");
+        for (int i = 0; i < n; i++) {
+            if (progress.cancelled()) throw new CancellationException("cancelled before step " + (i + 1) + " of " + n);
+            long t0 = System.nanoTime();
+            double t = Scheduler.exactValue(timesteps, i);
+            Tensor noise = prediction.predict(s.scaleModelInput(latents, t), timesteps.narrow(0, i, 1), i + 1, progress);
+            latents = s.step(noise, t, latents, gen).prevSample();
+            progress.step(i + 1, n, (System.nanoTime() - t0) / 1e9, latents);
+        }
+        return latents;
+    }
+
+    /** unet.config.sample_size (or {@link #defaultSampleSize}) * vae_scale_factor, as diffusers. */
+    @Override public int defaultWidth() { return (unet.config.sample_size() == null ? defaultSampleSize() : unet.config.sample_size()) * vaeScaleFactor; }
+
+    @Override public int defaultHeight() { return defaultWidth(); }
+
+    /** The VAE decoder's raw output [B, 3, H, W] for denoised latents, before the [0, 1] post-processing. */
+    public Tensor decodeRaw(Tensor latents) {
+        return withVae(latents.dim(2) * vaeScaleFactor, latents.dim(3) * vaeScaleFactor, () -> vae.decodeLatents(latents));
+    }
+
+    /**
+     * Runs VAE work for an image of this size, tiled above {@value #TILING_ABOVE}^2 pixels. Serialised on the VAE:
+     * tiling is a setting of the shared model, and one large decode at a time also bounds memory.
+     */
+    private <T> T withVae(int height, int width, Supplier<T> f) {
+        synchronized (vae) {
+            if ((long) height * width <= (long) TILING_ABOVE * TILING_ABOVE) return f.get();
+            vae.enableTiling(VAE_TILE);
+            try {
+                return f.get();
+            } finally {
+                vae.disableTiling();
+            }
+        }
+    }
 
     /** The scheduler's timesteps for {@code steps} steps, as the UNet receives them. */
-    Tensor timesteps(int steps);
+    public Tensor timesteps(int steps) {
+        Scheduler s = Scheduler.fromConfig(scheduler);
+        s.setTimesteps(steps);
+        return s.timesteps();
+    }
 }

@@ -171,7 +171,7 @@ public interface Scheduler {
     }
 
     /** Element {@code i} of a 1-D timestep tensor without rounding through float (I64 and F64 included). */
-    static double exactValue(Tensor timesteps, int i) {
+    public static double exactValue(Tensor timesteps, int i) {
         return switch (timesteps.dtype()) {
             case I64, I32, I16, I8, U8 -> timesteps.getLongFlat(i);
             case F64 -> timesteps.segment().getAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED, timesteps.indexOfFlat(i));

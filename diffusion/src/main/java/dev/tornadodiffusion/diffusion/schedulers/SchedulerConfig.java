@@ -1,7 +1,7 @@
 package dev.tornadodiffusion.diffusion.schedulers;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.weights.Json;
 
 import java.io.IOException;

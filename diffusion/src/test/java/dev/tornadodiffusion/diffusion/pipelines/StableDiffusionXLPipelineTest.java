@@ -62,6 +62,7 @@ class StableDiffusionXLPipelineTest {
             List<Tensor> outputs4 = new ArrayList<>();
             GenerationResult r = p.generate(GenerationRequest.builder(PROMPT).sampler("euler-trailing").steps(4).guidanceScale(0f)
                     .width(24).height(16).latents(inputs.get("latents")).build(), new Progress() {
+                @Override public boolean wantsModelOutput() { return true; }
                 @Override public void modelOutput(int step, Tensor o) { outputs4.add(o); }
             });
             assertEquals(1, outputs4.getFirst().dim(0), "guidance 0: no unconditional batch half");
@@ -77,17 +78,17 @@ class StableDiffusionXLPipelineTest {
              StableDiffusionXLPipeline encoded = load(TinyFolders.sdxl(dir.resolve("b"), "StableDiffusionXLPipeline", "scheduler", true,
                      ", \"force_zeros_for_empty_prompt\": false"))) {
             GenerationRequest r = GenerationRequest.builder(PROMPT).batch(2).build();
-            StableDiffusionXLPipeline.Conditioning z = zeros.encodePrompt(r, true);
-            assertClose(DenoiseLoop.repeatBatch(BE, inputs.get("prompt_embeds"), 2), z.prompt());
-            assertClose(DenoiseLoop.repeatBatch(BE, inputs.get("pooled_prompt_embeds"), 2), z.pooled());
-            assertArrayEquals(new int[]{2, 77, 56}, z.negative().shape());
-            assertEquals(0, maxAbs(z.negative()));
+            UNetPipeline.Prompt z = zeros.encodePrompt(r, true);
+            assertClose(Batch.repeat(BE, inputs.get("prompt_embeds"), 2), z.states());
+            assertClose(Batch.repeat(BE, inputs.get("pooled_prompt_embeds"), 2), z.pooled());
+            assertArrayEquals(new int[]{2, 77, 56}, z.negativeStates().shape());
+            assertEquals(0, maxAbs(z.negativeStates()));
             assertEquals(0, maxAbs(z.negativePooled()));
 
-            StableDiffusionXLPipeline.Conditioning e = encoded.encodePrompt(r, true);
-            assertClose(DenoiseLoop.repeatBatch(BE, inputs.get("negative_prompt_embeds"), 2), e.negative());
-            assertClose(DenoiseLoop.repeatBatch(BE, inputs.get("negative_pooled_prompt_embeds"), 2), e.negativePooled());
-            assertNull(zeros.encodePrompt(r, false).negative(), "no negative without guidance");
+            UNetPipeline.Prompt e = encoded.encodePrompt(r, true);
+            assertClose(Batch.repeat(BE, inputs.get("negative_prompt_embeds"), 2), e.negativeStates());
+            assertClose(Batch.repeat(BE, inputs.get("negative_pooled_prompt_embeds"), 2), e.negativePooled());
+            assertNull(zeros.encodePrompt(r, false).negativeStates(), "no negative without guidance");
         }
     }
 

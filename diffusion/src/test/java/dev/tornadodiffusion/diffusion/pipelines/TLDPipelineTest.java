@@ -1,8 +1,9 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
 import dev.tornadodiffusion.weights.Safetensors;
+import dev.tornadodiffusion.diffusion.image.ImageTensors;
 import dev.tornadodiffusion.diffusion.TorchGenerator;
-import dev.tornadodiffusion.nn.tld.TldSampler;
+import dev.tornadodiffusion.diffusion.schedulers.TldSampler;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Backends;
 import dev.tornadodiffusion.tensor.Compare;
@@ -37,7 +38,7 @@ class TLDPipelineTest {
             Tensor x0 = new TldSampler(p.denoiser, BE).generate(noise, label, TldSampler.noiseLevels(5, 1), new TldSampler.Settings(3, true, 0, 0), null);
             assertEquals(0, maxAbs(BE.sub(r.latents(), x0)));
             Tensor decoded = p.vae.decode(BE.scale(x0, 8f));
-            assertEquals(0, maxAbs(BE.sub(r.images(), DenoiseLoop.toImages(decoded))));
+            assertEquals(0, maxAbs(BE.sub(r.images(), ImageTensors.fromDecoded(decoded))));
             assertTrue(r.parameters().get("parameters").contains("Steps: 5, Sampler: dpm++2m, CFG scale: 3.0, Seed: 2024, Size: 16x16"));
         }
     }

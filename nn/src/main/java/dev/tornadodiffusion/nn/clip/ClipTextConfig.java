@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.nn.clip;
 
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 
 /**
  * transformers' {@code CLIPTextConfig}: the text tower of a CLIP model, with the same field names and defaults.

@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.nn.clip;
 
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.LayerNorm;
 import dev.tornadodiffusion.nn.Linear;
 import dev.tornadodiffusion.nn.Params;
@@ -105,6 +105,34 @@ public final class ClipTextModel implements AutoCloseable {
         public Tensor hiddenState(int i) {
             return hidden_states.get(i < 0 ? hidden_states.size() + i : i);
         }
+    }
+
+    // One device call each (Backend.run): a recording backend replays one plan per method and input shape.
+
+    /** The prompt states SD 1.x / 2.x condition on: last_hidden_state, or with clip skip k final_layer_norm(hidden_states[-(k + 1)]). */
+    public Tensor promptStates(Tensor input_ids, int clipSkip) {
+        return be.run(this, x -> {
+            Output out = forward(x[0]);
+            return clipSkip == 0 ? out.last_hidden_state() : final_layer_norm.forward(out.hiddenState(-(clipSkip + 1)));
+        }, input_ids);
+    }
+
+    /** {@code hidden_states[layer]} (negative counts from the end), without the final LayerNorm: SDXL's first encoder. */
+    public Tensor hiddenState(Tensor input_ids, int layer) {
+        return be.run(this, x -> forward(x[0]).hiddenState(layer), input_ids);
+    }
+
+    /** {@code [hidden_states[layer], text_embeds]}: SDXL's second encoder, whose projection is the pooled embedding. */
+    public Tensor[] hiddenStateAndTextEmbeds(Tensor input_ids, int layer) {
+        return be.runAll(this, x -> {
+            Output o = forward(x[0]);
+            return new Tensor[]{o.hiddenState(layer), o.text_embeds()};
+        }, input_ids);
+    }
+
+    /** The projected end-of-text state (CLIP's {@code encode_text}, TLD's conditioning). */
+    public Tensor textEmbeds(Tensor input_ids) {
+        return be.run(this, x -> forward(x[0]).text_embeds(), input_ids);
     }
 
     /** input_ids: integer tensor [B, N], N <= max_position_embeddings. */

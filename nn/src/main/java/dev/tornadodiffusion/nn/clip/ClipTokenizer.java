@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tornadodiffusion.tensor.Tensor;
 import dev.tornadodiffusion.weights.Json;
 import dev.tornadodiffusion.weights.WeightFormatException;
 
@@ -140,6 +141,14 @@ public final class ClipTokenizer {
     /** {@link #maxLength()} ids: start token, the prompt's ids (cut so that the end token fits), end token, padding. */
     public int[] tokenize(String text) {
         return tokenize(text, true);
+    }
+
+    /** {@link #tokenize(String)} as the [1, maxLength] int64 input_ids a text encoder takes. */
+    public Tensor inputIds(String text) {
+        int[] ids = tokenize(text);
+        long[] l = new long[ids.length];
+        for (int i = 0; i < ids.length; i++) l[i] = ids[i];
+        return Tensor.ofLongs(l, 1, ids.length);
     }
 
     /**

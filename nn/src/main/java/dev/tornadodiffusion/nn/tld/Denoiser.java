@@ -1,7 +1,7 @@
 package dev.tornadodiffusion.nn.tld;
 
 import dev.tornadodiffusion.nn.Conv2d;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.LayerNorm;
 import dev.tornadodiffusion.nn.Linear;
 import dev.tornadodiffusion.nn.Params;
@@ -94,6 +94,11 @@ public final class Denoiser implements AutoCloseable {
     @Override
     public void close() {
         if (owned != null) owned.close();
+    }
+
+    /** {@link #forward} as one device call (Backend.run). */
+    public Tensor predict(Tensor x, Tensor noise_level, Tensor label) {
+        return be.run(this, in -> forward(in[0], in[1], in[2]), x, noise_level, label);
     }
 
     /**

@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.nn.tld;
 
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 
 /**
  * TLD's {@code tld.configs.DenoiserConfig}: the {@code Denoiser} constructor arguments, same names and defaults.

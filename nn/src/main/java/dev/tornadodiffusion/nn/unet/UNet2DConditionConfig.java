@@ -1,7 +1,7 @@
 package dev.tornadodiffusion.nn.unet;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.weights.WeightFormatException;
 
 import java.util.Arrays;

@@ -148,6 +148,11 @@ public final class UNet2DConditionModel implements AutoCloseable {
         return forward(sample, timestep, encoderHiddenStates, textEmbeds, timeIds, null, null);
     }
 
+    /** The noise prediction for {@code sample} under a pipeline's conditioning (see the full overload). */
+    public Tensor forward(Tensor sample, Tensor timestep, UNetConditioning c) {
+        return forward(sample, timestep, c.encoderHiddenStates(), c.textEmbeds(), c.timeIds(), c.timestepCond(), null);
+    }
+
     /**
      * The noise prediction for {@code sample}.
      *

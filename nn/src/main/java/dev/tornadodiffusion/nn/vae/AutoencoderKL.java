@@ -1,7 +1,7 @@
 package dev.tornadodiffusion.nn.vae;
 
 import dev.tornadodiffusion.nn.Conv2d;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
@@ -122,6 +122,16 @@ public final class AutoencoderKL implements AutoCloseable {
     /** Raw (unscaled) latent [B, latent_channels, h, w] -> image [B, out_channels, h*f, w*f]. */
     public Tensor decode(Tensor z) {
         return useSlicing ? perImage(z, this::decodeBatch) : decodeBatch(z);
+    }
+
+    /** Denoised latents -> image, as one device call (Backend.run): {@code decode(unscaleLatents(latents))}. */
+    public Tensor decodeLatents(Tensor latents) {
+        return be.run(this, x -> decode(unscaleLatents(x[0])), latents);
+    }
+
+    /** {@code decode(z * factor)} as one device call, for samplers whose latents carry their own factor (TLD). */
+    public Tensor decodeTimes(Tensor z, float factor) {
+        return be.run(this, x -> decode(be.scale(x[0], factor)), z);
     }
 
     /** Latents as the denoiser sees them: {@code (z - shift_factor) * scaling_factor}. */

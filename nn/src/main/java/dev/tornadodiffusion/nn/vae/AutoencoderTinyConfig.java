@@ -1,6 +1,6 @@
 package dev.tornadodiffusion.nn.vae;
 
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 
 import java.util.Arrays;
 

@@ -2,7 +2,7 @@ package dev.tornadodiffusion.nn.clip;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tornadodiffusion.nn.Fixtures;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.MapStateDict;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
@@ -14,11 +14,8 @@ import dev.tornadodiffusion.tensor.Tensor;
 import dev.tornadodiffusion.weights.Safetensors;
 import dev.tornadodiffusion.weights.WeightFormatException;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -28,14 +25,6 @@ class ClipTextModelTest {
 
     static ClipTextConfig config(String caseName) throws Exception {
         return ClipTextConfig.from(JsonConfig.read(Fixtures.path(caseName).resolve("config.json")));
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = {"clip-text-quickgelu", "clip-text-gelu"})
-    void everyOutputMatchesTheReference(String caseName) throws Exception {
-        List<Check> checks = ClipTextParity.run(Fixtures.path(caseName), BE);
-        assertEquals(2 * 7, checks.size());   // 4 hidden states, last, pooled, projected; two paddings
-        for (Check c : checks) assertTrue(c.pass(), c.toString());
     }
 
     /**

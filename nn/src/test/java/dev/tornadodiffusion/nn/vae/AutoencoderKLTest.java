@@ -2,21 +2,17 @@ package dev.tornadodiffusion.nn.vae;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tornadodiffusion.nn.Fixtures;
-import dev.tornadodiffusion.nn.JsonConfig;
+import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.MapStateDict;
 import dev.tornadodiffusion.nn.Params;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Backends;
-import dev.tornadodiffusion.tensor.Compare.Check;
 import dev.tornadodiffusion.tensor.Tensor;
 import dev.tornadodiffusion.weights.Safetensors;
 import dev.tornadodiffusion.weights.WeightFormatException;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
-import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -26,14 +22,6 @@ class AutoencoderKLTest {
 
     static JsonConfig json(String text) throws Exception {
         return new JsonConfig(new ObjectMapper().readTree(text), "config.json");
-    }
-
-    @ParameterizedTest
-    @ValueSource(strings = {"vae-sd", "vae-16ch"})
-    void everyOutputMatchesTheReference(String caseName) throws Exception {
-        List<Check> checks = VaeParity.run(Fixtures.path(caseName), BE);
-        assertEquals(16, checks.size());   // 17 outputs, one of them the given sample noise
-        for (Check c : checks) assertTrue(c.pass(), c.toString());
     }
 
     @Test
