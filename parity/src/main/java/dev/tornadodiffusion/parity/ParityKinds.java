@@ -31,7 +31,8 @@ public final class ParityKinds {
             Map.entry("torch-rng", TorchRngParity::run),
             Map.entry("pickle-hostile", PickleHostileParity::run),
             Map.entry("prompt-weighting", PromptWeightingParity::run),
-            Map.entry("vae-tiny", VaeTinyParity::run)
+            Map.entry("vae-tiny", VaeTinyParity::run),
+            Map.entry("pipeline-inpaint", InpaintParity::run)
     );
 
     /** The runner of a kind, or null when that kind is not supported. */
@@ -45,6 +46,7 @@ public final class ParityKinds {
         if (cls.endsWith("AutoencoderTiny")) return "vae-tiny";
         if (cls.endsWith("Scheduler")) return "scheduler";
         if (cls.endsWith("StableDiffusionXLPipeline") || cls.endsWith("StableDiffusionPipeline")) return "pipeline";
+        if (cls.endsWith("InpaintPipeline")) return "pipeline-inpaint";
         String name = meta.path("case").asText("");
         name = name.substring(name.lastIndexOf('/') + 1);
         for (String prefix : List.of("clip-text", "clip-tokenizer", "tld-denoiser", "torch-rng", "ckpt", "pth", "pickle-hostile", "lora", "prompt-weighting"))

@@ -12,6 +12,9 @@ import dev.tornadodiffusion.tensor.Tensor;
  * <p>SDXL's size conditioning ({@code originalSize}, {@code cropsCoordsTopLeft}, {@code targetSize} and their
  * negatives) are [height, width] / [top, left] pairs in pixels; null means diffusers' default (the image size,
  * (0, 0), the image size; the negatives default to the positives).
+ *
+ * <p>Prompts use AUTOMATIC1111's emphasis syntax ({@code (word)}, {@code (word:1.3)}, {@code [word]}, {@code BREAK})
+ * unless {@code literalPrompt}; a prompt longer than 75 tokens is encoded in 75-token chunks, never cut.
  */
 public record GenerationRequest(
         String prompt,
@@ -25,12 +28,14 @@ public record GenerationRequest(
         Integer height,
         int batch,
         Tensor initImage,
+        Tensor mask,
         float strength,
         Float denoisingStart,
         Float denoisingEnd,
         float aestheticScore,
         float negativeAestheticScore,
         int clipSkip,
+        boolean literalPrompt,
         Tensor latents,
         Tensor promptEmbeds,
         Tensor negativePromptEmbeds,
@@ -49,6 +54,7 @@ public record GenerationRequest(
         if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
         if (width != null && (width < 8 || width % 8 != 0)) throw new IllegalArgumentException("width must be a positive multiple of 8, got " + width);
         if (height != null && (height < 8 || height % 8 != 0)) throw new IllegalArgumentException("height must be a positive multiple of 8, got " + height);
+        if (mask != null && initImage == null) throw new IllegalArgumentException("an inpainting mask needs an init image");
         if (strength <= 0 || strength > 1) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
         if (clipSkip < 0) throw new IllegalArgumentException("clip skip must be >= 0, got " + clipSkip);
         if (denoisingStart != null && !(denoisingStart > 0 && denoisingStart < 1)) throw new IllegalArgumentException("denoising start must be in (0, 1), got " + denoisingStart);
@@ -74,9 +80,9 @@ public record GenerationRequest(
         Builder b = new Builder();
         b.prompt = prompt; b.negativePrompt = negativePrompt; b.steps = steps; b.guidanceScale = guidanceScale;
         b.guidanceRescale = guidanceRescale; b.sampler = sampler; b.seed = seed; b.width = width; b.height = height;
-        b.batch = batch; b.initImage = initImage; b.strength = strength; b.denoisingStart = denoisingStart;
+        b.batch = batch; b.initImage = initImage; b.mask = mask; b.strength = strength; b.denoisingStart = denoisingStart;
         b.denoisingEnd = denoisingEnd; b.aestheticScore = aestheticScore; b.negativeAestheticScore = negativeAestheticScore;
-        b.clipSkip = clipSkip; b.latents = latents; b.promptEmbeds = promptEmbeds; b.negativePromptEmbeds = negativePromptEmbeds;
+        b.clipSkip = clipSkip; b.literalPrompt = literalPrompt; b.latents = latents; b.promptEmbeds = promptEmbeds; b.negativePromptEmbeds = negativePromptEmbeds;
         b.pooledPromptEmbeds = pooledPromptEmbeds; b.negativePooledPromptEmbeds = negativePooledPromptEmbeds;
         b.originalSize = originalSize; b.cropsCoordsTopLeft = cropsCoordsTopLeft; b.targetSize = targetSize;
         b.negativeOriginalSize = negativeOriginalSize; b.negativeCropsCoordsTopLeft = negativeCropsCoordsTopLeft;
@@ -91,7 +97,8 @@ public record GenerationRequest(
         private float guidanceRescale, strength = 0.8f, aestheticScore = 6.0f, negativeAestheticScore = 2.5f;
         private long seed;
         private int batch = 1, clipSkip;
-        private Tensor initImage, latents, promptEmbeds, negativePromptEmbeds, pooledPromptEmbeds, negativePooledPromptEmbeds;
+        private boolean literalPrompt;
+        private Tensor initImage, mask, latents, promptEmbeds, negativePromptEmbeds, pooledPromptEmbeds, negativePooledPromptEmbeds;
         private int[] originalSize, cropsCoordsTopLeft, targetSize, negativeOriginalSize, negativeCropsCoordsTopLeft, negativeTargetSize;
 
         public Builder prompt(String v) { prompt = v; return this; }
@@ -107,6 +114,13 @@ public record GenerationRequest(
         public Builder batch(int v) { batch = v; return this; }
         /** Image-to-image: an [H, W, 3] image with values in [0, 1]. */
         public Builder initImage(Tensor v) { initImage = v; return this; }
+        /**
+         * Inpainting: an [H, W], [H, W, 1] or [H, W, 3] mask in [0, 1] over the init image, white (>= 0.5) where the
+         * image is repainted. An inpainting UNet (9 input channels) gets it as input; a normal UNet keeps the
+         * re-noised init image outside it after every step.
+         */
+        public Builder mask(Tensor v) { mask = v; return this; }
+        /** How much of the schedule runs on the init image (1: all of it, from pure noise). */
         public Builder strength(float v) { strength = v; return this; }
         /**
          * SDXL: start at this fraction of the schedule (in (0, 1)) from the init image, or from {@link #latents}
@@ -119,6 +133,11 @@ public record GenerationRequest(
         public Builder aestheticScore(float v) { aestheticScore = v; return this; }
         public Builder negativeAestheticScore(float v) { negativeAestheticScore = v; return this; }
         public Builder clipSkip(int v) { clipSkip = v; return this; }
+        /**
+         * Feed the prompt to CLIP as written: no A1111 emphasis ({@code (word:1.3)}, {@code [word]}) and no BREAK.
+         * Long prompts are still encoded whole, 75 tokens per chunk.
+         */
+        public Builder literalPrompt(boolean v) { literalPrompt = v; return this; }
         /**
          * Initial latents (unscaled, as diffusers' {@code latents=}); replaces the seeded noise. With
          * {@link #denoisingStart} and no init image: the partly denoised latents to continue from.
@@ -140,8 +159,8 @@ public record GenerationRequest(
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, guidanceRescale, sampler, seed, width, height,
-                    batch, initImage, strength, denoisingStart, denoisingEnd, aestheticScore, negativeAestheticScore, clipSkip,
-                    latents, promptEmbeds, negativePromptEmbeds, pooledPromptEmbeds, negativePooledPromptEmbeds,
+                    batch, initImage, mask, strength, denoisingStart, denoisingEnd, aestheticScore, negativeAestheticScore, clipSkip,
+                    literalPrompt, latents, promptEmbeds, negativePromptEmbeds, pooledPromptEmbeds, negativePooledPromptEmbeds,
                     originalSize, cropsCoordsTopLeft, targetSize, negativeOriginalSize, negativeCropsCoordsTopLeft, negativeTargetSize);
         }
     }

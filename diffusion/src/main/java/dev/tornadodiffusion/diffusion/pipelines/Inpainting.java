@@ -20,6 +20,9 @@ import dev.tornadodiffusion.tensor.Tensor;
  */
 record Inpainting(Tensor mask, Tensor maskedImageLatents, Tensor imageLatents, Tensor noise, boolean concat) {
 
+    /** The inpainting state and the latents the denoising starts from. */
+    record Prepared(Inpainting inpainting, Tensor latents) {}
+
     /** The UNet input: the scaled latents, with a 9-channel UNet followed by the mask and the masked-image latents. */
     Tensor modelInput(Backend be, Tensor scaledLatents) {
         return concat ? be.concat(1, scaledLatents, mask, maskedImageLatents) : scaledLatents;

@@ -11,6 +11,7 @@ import dev.tornadodiffusion.nn.clip.ClipTextModel;
 import dev.tornadodiffusion.nn.clip.ClipTokenizer;
 import dev.tornadodiffusion.nn.unet.UNet2DConditionModel;
 import dev.tornadodiffusion.nn.vae.AutoencoderKL;
+import dev.tornadodiffusion.nn.vae.AutoencoderTiny;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.weights.Json;
 import dev.tornadodiffusion.weights.ModelFiles;
@@ -36,13 +37,27 @@ public final class Pipelines {
         JsonNode mi = Json.read(index);
         String cls = mi.path("_class_name").asText("");
         checkLoraTargets(dir, mi, options);
-        return switch (cls) {
-            case "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline" -> loadSd(dir, mi, be, options);
-            case "StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline" -> loadSdxl(dir, mi, cls, be, options);
+        Pipeline p = switch (cls) {
+            case "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline" -> loadSd(dir, mi, be, options);
+            case "StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline" -> loadSdxl(dir, mi, cls, be, options);
             case "TLDPipeline" -> TLDPipeline.load(dir, mi, be, options);
             default -> throw new IllegalArgumentException(index + ": pipeline class '" + cls + "' is not supported (supported: StableDiffusionPipeline, "
-                    + "StableDiffusionImg2ImgPipeline, StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline, TLDPipeline)");
+                    + "StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline, StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline, "
+                    + "StableDiffusionXLInpaintPipeline, TLDPipeline)");
         };
+        if (options.vaeTiny() != null) {
+            if (!(p instanceof UNetPipeline u)) {
+                p.close();
+                throw new IllegalArgumentException("a TAESD decoder needs a UNet pipeline; " + dir + " is " + cls);
+            }
+            try {
+                u.tinyVae = AutoencoderTiny.load(options.vaeTiny(), be, null);
+            } catch (IOException | RuntimeException e) {
+                p.close();
+                throw e;
+            }
+        }
+        return p;
     }
 
     private static StableDiffusionPipeline loadSd(Path dir, JsonNode mi, Backend be, LoadOptions o) throws IOException {
@@ -83,11 +98,15 @@ public final class Pipelines {
 
     /**
      * The folder's UNet, or with {@code --unet FILE} the folder's config over that file's weights: diffusers names, the
-     * original LDM / SGM layout, or the UNet of a whole single-file checkpoint (renamed by SingleFileCheckpoint).
+     * original LDM / SGM layout, or the UNet of a whole single-file checkpoint (renamed by SingleFileCheckpoint); with
+     * {@code --unet DIR} another diffusers UNet folder, config and weights (an inpainting UNet, say).
      */
     static UNet2DConditionModel loadUnet(Path unetDir, Backend be, LoadOptions o) throws IOException {
-        var config = UNet2DConditionModel.readConfig(unetDir.resolve("config.json"));
-        StateDict files = o.unetFile() == null ? ModelFiles.open(unetDir, o.variant()) : SingleFileCheckpoint.openComponent(o.unetFile(), "unet");
+        boolean replacedFolder = o.unetFile() != null && Files.isDirectory(o.unetFile());
+        Path dir = replacedFolder ? o.unetFile() : unetDir;
+        var config = UNet2DConditionModel.readConfig(dir.resolve("config.json"));
+        StateDict files = o.unetFile() == null || replacedFolder ? ModelFiles.open(dir, o.variant())
+                : SingleFileCheckpoint.openComponent(o.unetFile(), "unet");
         StateDict weights = withLoras(files, "unet", o);
         try {
             return UNet2DConditionModel.load(config, weights, be);

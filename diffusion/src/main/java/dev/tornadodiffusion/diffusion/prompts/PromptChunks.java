@@ -43,6 +43,17 @@ public record PromptChunks(List<Chunk> chunks, int tokenCount) {
         return new PromptChunks(List.copyOf(b.chunks), b.tokenCount);
     }
 
+    /**
+     * These chunks followed by empty chunks up to {@code count} (a prompt and its negative must have the same
+     * length for one batched UNet call; A1111's {@code pad_cond_uncond} pads with the empty prompt's chunk).
+     */
+    public PromptChunks padTo(int count, ClipTokenizer tokenizer) {
+        if (chunks.size() >= count) return this;
+        List<Chunk> padded = new ArrayList<>(chunks);
+        while (padded.size() < count) padded.add(emptyChunk(tokenizer));
+        return new PromptChunks(List.copyOf(padded), tokenCount);
+    }
+
     /** {@code empty_chunk()}: start, then end tokens, all weights 1 (what shorter prompts of a batch are padded with). */
     public static Chunk emptyChunk(ClipTokenizer tokenizer) {
         int[] tokens = new int[CHUNK_LENGTH + 2];
