@@ -52,6 +52,11 @@ public final class Pipelines {
             }
             try {
                 u.tinyVae = AutoencoderTiny.load(options.vaeTiny(), be, null);
+                int down = u.tinyVae.config.downscale(), channels = u.tinyVae.config.latent_channels();
+                if (down != u.vaeScaleFactor || channels != u.vae.config.latent_channels())
+                    throw new IllegalArgumentException("the TAESD at " + options.vaeTiny() + " decodes 1/" + down + " latents of " + channels
+                            + " channels; " + dir + " makes 1/" + u.vaeScaleFactor + " latents of " + u.vae.config.latent_channels()
+                            + " (taesd is for SD 1.x/2.x, taesdxl for SDXL)");
             } catch (IOException | RuntimeException e) {
                 p.close();
                 throw e;
