@@ -31,8 +31,10 @@ import java.util.concurrent.TimeUnit;
  * PNG; requests wait in a bounded queue (full: 429); bad requests get a 4xx with a one-line JSON error.
  */
 final class ServeCommand implements Command {
-    private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "steps", "guidance_scale", "seed", "width", "height", "sampler", "guidance_rescale");
-    private static final int MAX_BODY = 64 * 1024;
+    private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "steps", "guidance_scale", "seed", "width", "height", "sampler",
+            "sampler_name", "guidance_rescale", "literal_prompt", "init_image", "mask", "denoising_strength");
+    /** Room for an init image and a mask as base64 PNGs. */
+    private static final int MAX_BODY = 32 * 1024 * 1024;
 
     @Override public String name() { return "serve"; }
 
@@ -96,6 +98,15 @@ final class ServeCommand implements Command {
         GenerationRequest.Builder b = GenerationRequest.builder(j.get("prompt").asText());
         if (j.has("negative_prompt")) b.negativePrompt(text(j, "negative_prompt"));
         if (j.has("sampler")) b.sampler(text(j, "sampler"));
+        if (j.has("sampler_name")) b.sampler(text(j, "sampler_name")); // A1111's field: "DPM++ 2M Karras", "Euler a", ...
+        if (j.has("literal_prompt")) {
+            if (!j.get("literal_prompt").isBoolean()) bad("literal_prompt", "true or false");
+            b.literalPrompt(j.get("literal_prompt").asBoolean());
+        }
+        if (j.has("init_image")) b.initImage(image(j, "init_image"));
+        if (j.has("mask")) b.mask(image(j, "mask"));
+        if (j.has("denoising_strength")) b.strength((float) number(j, "denoising_strength"));
+        else if (j.has("mask")) b.strength(1f);
         if (j.has("steps")) b.steps(integer(j, "steps", 1, 500));
         if (j.has("width")) b.width(integer(j, "width", 8, 4096));
         if (j.has("height")) b.height(integer(j, "height", 8, 4096));
@@ -103,6 +114,19 @@ final class ServeCommand implements Command {
         if (j.has("guidance_scale")) b.guidanceScale((float) number(j, "guidance_scale"));
         if (j.has("guidance_rescale")) b.guidanceRescale((float) number(j, "guidance_rescale"));
         return b.build();
+    }
+
+    /** A base64 image (PNG, JPEG, ...; a "data:image/...;base64," prefix allowed) as [H, W, 3] in [0, 1]. */
+    private static dev.tornadodiffusion.tensor.Tensor image(JsonNode j, String f) {
+        String data = text(j, f);
+        int comma = data.startsWith("data:") ? data.indexOf(',') : -1;
+        try {
+            return Images.decode(java.util.Base64.getDecoder().decode(data.substring(comma + 1)), "'" + f + "'");
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("'" + f + "' must be a base64 image: " + e.getMessage());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("'" + f + "' could not be read: " + e.getMessage());
+        }
     }
 
     private static String text(JsonNode j, String f) {
