@@ -25,6 +25,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * {@code diffuse serve}: a small HTTP endpoint. {@code POST /generate} takes a JSON request and answers with a
@@ -32,13 +33,16 @@ import java.util.concurrent.TimeUnit;
  */
 final class ServeCommand implements Command {
     private static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "steps", "guidance_scale", "seed", "width", "height", "sampler",
-            "sampler_name", "guidance_rescale", "literal_prompt", "init_image", "mask", "denoising_strength");
+            "sampler_name", "guidance_rescale", "literal_prompt", "init_image", "mask", "denoising_strength", "preview_every");
     /** Room for an init image and a mask as base64 PNGs. */
     private static final int MAX_BODY = 32 * 1024 * 1024;
 
     @Override public String name() { return "serve"; }
 
-    @Override public String usage() { return "[--model DIR] [--port N] [--host ADDR] [--queue N] [--device cpu|tornado]   POST /generate {\"prompt\": ...} -> PNG"; }
+    @Override public String usage() {
+        return "[--model DIR] [--port N] [--host ADDR] [--queue N] [--device cpu|tornado]   POST /generate {\"prompt\": ...} -> PNG;"
+                + " with \"preview_every\": N, GET /preview gives the running generation's latest preview";
+    }
 
     @Override
     public int run(String[] argv) throws Exception {
@@ -61,14 +65,33 @@ final class ServeCommand implements Command {
         HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 0);
         ThreadPoolExecutor workers = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(queue));
         server.setExecutor(null);
+        // the latest preview of the running generation (requests with "preview_every": N), polled while it runs
+        AtomicReference<byte[]> preview = new AtomicReference<>();
+        server.createContext("/preview", ex -> {
+            byte[] png = preview.get();
+            if (png == null) send(ex, 204, "image/png", new byte[0]);
+            else send(ex, 200, "image/png", png);
+        });
         server.createContext("/health", ex -> send(ex, 200, "application/json", ("{\"model\":" + json(pipeline.description()) + "}").getBytes(StandardCharsets.UTF_8)));
         server.createContext("/generate", ex -> {
             try {
                 if (!ex.getRequestMethod().equals("POST")) { error(ex, 405, "use POST with a JSON body"); return; }
-                GenerationRequest request = parse(ex.getRequestBody());
+                JsonNode body = body(ex.getRequestBody());
+                GenerationRequest request = parse(body);
+                int previewEvery = body.has("preview_every") ? integer(body, "preview_every", 1, 1000) : 0;
                 workers.execute(() -> {
                     try {
-                        GenerationResult r = pipeline.generate(request, Progress.NONE);
+                        preview.set(null);
+                        GenerationResult r = pipeline.generate(request, new Progress() {
+                            @Override public int previewEvery() { return previewEvery; }
+                            @Override public void preview(int step, dev.tornadodiffusion.tensor.Tensor images) {
+                                try {
+                                    preview.set(Png.encode(images.select(0, 0), java.util.Map.of("parameters", "preview after step " + step)));
+                                } catch (IOException ignored) {
+                                    // a preview that cannot be encoded is skipped
+                                }
+                            }
+                        });
                         send(ex, 200, "image/png", Png.encode(r.image(0), r.parameters()));
                     } catch (IllegalArgumentException e) {
                         error(ex, 400, e.getMessage());
@@ -86,10 +109,13 @@ final class ServeCommand implements Command {
         return server;
     }
 
-    static GenerationRequest parse(InputStream body) throws IOException {
+    private static JsonNode body(InputStream body) throws IOException {
         byte[] bytes = body.readNBytes(MAX_BODY + 1);
         if (bytes.length > MAX_BODY) throw new IllegalArgumentException("request body over " + MAX_BODY + " bytes");
-        JsonNode j = Json.parse(new String(bytes, StandardCharsets.UTF_8), "request body");
+        return Json.parse(new String(bytes, StandardCharsets.UTF_8), "request body");
+    }
+
+    static GenerationRequest parse(JsonNode j) {
         for (Iterator<String> it = j.fieldNames(); it.hasNext(); ) {
             String f = it.next();
             if (!FIELDS.contains(f)) throw new IllegalArgumentException("unknown field '" + f + "' (known: " + String.join(", ", FIELDS) + ")");
@@ -156,7 +182,7 @@ final class ServeCommand implements Command {
     private static void send(HttpExchange ex, int status, String type, byte[] body) {
         try (ex) {
             ex.getResponseHeaders().set("Content-Type", type);
-            ex.sendResponseHeaders(status, body.length);
+            ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
             ex.getResponseBody().write(body);
         } catch (IOException ignored) {
             // the client went away; nothing to tell it

@@ -64,6 +64,15 @@ class ServeCommandTest {
     }
 
     @Test
+    void previewsCanBePolled() throws Exception {
+        HttpResponse<byte[]> r = send("POST", "/generate", "{\"prompt\": \"a fox\", \"steps\": 2, \"width\": 16, \"height\": 16, \"preview_every\": 1}");
+        assertEquals(200, r.statusCode(), new String(r.body()));
+        HttpResponse<byte[]> preview = send("GET", "/preview", null);
+        assertEquals(200, preview.statusCode());
+        assertEquals(16, ImageIO.read(new ByteArrayInputStream(preview.body())).getWidth());
+    }
+
+    @Test
     void badRequestsGetClearClientErrors() throws Exception {
         String[][] cases = {
                 {"POST", "{not json", "400", "bad JSON"},
