@@ -40,20 +40,22 @@ final class ServeCommand implements Command {
     @Override public String name() { return "serve"; }
 
     @Override public String usage() {
-        return "[--model DIR] [--port N] [--host ADDR] [--queue N] [--device cpu|tornado]   POST /generate {\"prompt\": ...} -> PNG;"
+        return "[--model DIR] [--port N] [--host ADDR] [--queue N] [--device cpu|tornado] [--vae-tiny DIR]   POST /generate {\"prompt\": ...} -> PNG;"
                 + " with \"preview_every\": N, GET /preview gives the running generation's latest preview";
     }
 
     @Override
     public int run(String[] argv) throws Exception {
-        Args a = new Args(argv, Set.of("model", "port", "host", "queue", "device"), Set.of());
+        Args a = new Args(argv, Set.of("model", "port", "host", "queue", "device", "vae-tiny"), Set.of());
         if (!a.positional().isEmpty()) throw new UsageException("unexpected argument '" + a.positional().get(0) + "'");
         int port = a.getInt("port", 8080), queue = a.getInt("queue", 8);
         if (port < 0 || port > 65535) throw new UsageException("--port must be 0..65535");
         if (queue < 1) throw new UsageException("--queue must be >= 1");
         Path model = Path.of(a.get("model", GenerateCommand.DEFAULT_MODEL.toString()));
         if (GenerateCommand.randomWeights(model)) System.err.println("serve: " + model + " has RANDOM weights: its images are abstract patterns; pass --model DIR for a real model");
-        Pipeline pipeline = Pipeline.load(model, Backends.get(a.get("device", "cpu")), LoadOptions.DEFAULT);
+        Path tiny = a.has("vae-tiny") ? Path.of(a.get("vae-tiny", null)) : null;
+        if (tiny != null && !java.nio.file.Files.isDirectory(tiny)) throw new UsageException("--vae-tiny " + tiny + " is not a folder (a diffusers AutoencoderTiny / TAESD folder)");
+        Pipeline pipeline = Pipeline.load(model, Backends.get(a.get("device", "cpu")), LoadOptions.DEFAULT.withVaeTiny(tiny));
         HttpServer server = start(pipeline, a.get("host", "127.0.0.1"), port, queue);
         System.err.printf("serve: %s on http://%s:%d/generate (queue %d)%n", pipeline.description(), a.get("host", "127.0.0.1"), server.getAddress().getPort(), queue);
         new CountDownLatch(1).await();
