@@ -189,6 +189,8 @@ public abstract class UNetPipeline implements Pipeline {
         int in = unet.config.in_channels(), latent = vae.config.latent_channels();
         if (in == 2 * latent + 1 && r.mask() == null)
             throw new IllegalArgumentException(folder + " has an inpainting UNet (" + in + " input channels): pass an init image and a mask");
+        if (r.mask() != null && r.denoisingStart() != null)
+            throw new IllegalArgumentException("inpainting with a denoising start (a refiner hand-off) is not supported: pass the mask to the base model's run only");
         if (r.mask() != null && in != latent && in != 2 * latent + 1)
             throw new IllegalArgumentException(folder + ": cannot inpaint with a UNet of " + in + " input channels (" + latent + " or " + (2 * latent + 1) + " needed)");
     }
