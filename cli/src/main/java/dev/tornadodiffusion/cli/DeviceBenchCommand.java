@@ -1,6 +1,7 @@
 package dev.tornadodiffusion.cli;
 
 import dev.tornadodiffusion.nn.unet.UNet2DConditionModel;
+import dev.tornadodiffusion.nn.unet.UNetConditioning;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Backends;
 import dev.tornadodiffusion.tensor.Tensor;
@@ -98,11 +99,10 @@ final class DeviceBenchCommand implements Command {
             Tensor[] timesteps = new Tensor[runs + 1];
             for (int i = 0; i < timesteps.length; i++) timesteps[i] = Tensor.ofLongs(new long[]{999 - 37L * i});
             System.out.printf(Locale.ROOT, "UNet %s, sample %s, context %s%n", dir, Arrays.toString(sample.shape()), Arrays.toString(ctx.shape()));
-            // one call site per backend: the plan is keyed by model, call site and input shapes
-            Function<Tensor, Tensor> cpuStep = !textTime ? t -> cpu.run(onCpu, x -> onCpu.forward(x[0], x[1], x[2]), sample, t, ctx)
-                    : t -> cpu.run(onCpu, x -> onCpu.forward(x[0], x[1], x[2], x[3], x[4]), sample, t, ctx, text, timeIds);
-            Function<Tensor, Tensor> devStep = !textTime ? t -> dev.run(onDev, x -> onDev.forward(x[0], x[1], x[2]), sample, t, ctx)
-                    : t -> dev.run(onDev, x -> onDev.forward(x[0], x[1], x[2], x[3], x[4]), sample, t, ctx, text, timeIds);
+            // each model runs on its own backend: the plan is keyed by model, call site and input shapes
+            UNetConditioning cond = new UNetConditioning(ctx, text, timeIds, null);
+            Function<Tensor, Tensor> cpuStep = t -> onCpu.predict(sample, t, cond);
+            Function<Tensor, Tensor> devStep = t -> onDev.predict(sample, t, cond);
             double cpuMs = median(() -> cpuStep.apply(timesteps[0]), runs, 1);
             long t0 = System.nanoTime();
             devStep.apply(timesteps[0]);

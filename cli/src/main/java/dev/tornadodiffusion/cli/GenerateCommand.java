@@ -92,8 +92,7 @@ final class GenerateCommand implements Command {
             if (a.has("refiner")) {
                 try (Pipeline refiner = Pipeline.load(Path.of(a.get("refiner", null)), backend, new LoadOptions(options.variant(), null, List.of()))) {
                     System.err.println("generate: refining with " + refiner.description());
-                    result = refiner.generate(request.toBuilder().initImage(null).denoisingEnd(null).denoisingStart(request.denoisingEnd())
-                            .latents(result.latents()).build(), new ConsoleProgress());
+                    result = refiner.generate(request.refinerHandoff(result.latents()), new ConsoleProgress());
                 }
             }
         }

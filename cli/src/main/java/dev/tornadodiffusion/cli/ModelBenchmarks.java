@@ -18,6 +18,7 @@ import dev.tornadodiffusion.nn.tld.Denoiser;
 import dev.tornadodiffusion.nn.tld.DenoiserConfig;
 import dev.tornadodiffusion.nn.unet.UNet2DConditionConfig;
 import dev.tornadodiffusion.nn.unet.UNet2DConditionModel;
+import dev.tornadodiffusion.nn.unet.UNetConditioning;
 import dev.tornadodiffusion.nn.vae.AutoencoderKL;
 import dev.tornadodiffusion.nn.vae.AutoencoderKLConfig;
 import dev.tornadodiffusion.tensor.Backend;
@@ -79,9 +80,9 @@ final class ModelBenchmarks {
         }
         Tensor te = textEmbeds, ti = timeIds;
         String shape = String.format(Locale.ROOT, "%s, sample %s, text %s", src.name(), Arrays.toString(sample.shape()), Arrays.toString(context.shape()));
-        // through Backend.run, as the pipelines call it: a recording backend (TornadoVM) replays one plan per step
-        Tensor[] inputs = te == null ? new Tensor[]{sample, t, context} : new Tensor[]{sample, t, context, te, ti};
-        return new Workload(shape, 0, () -> be.run(unet, x -> unet.forward(x[0], x[1], x[2], x.length > 3 ? x[3] : null, x.length > 3 ? x[4] : null), inputs),
+        // one device call, as the pipelines make it: a recording backend (TornadoVM) replays one plan per step
+        UNetConditioning cond = new UNetConditioning(context, te, ti, null);
+        return new Workload(shape, 0, () -> unet.predict(sample, t, cond),
                 new Model(about(weights, src), "s/it", List.of()));
     }
 
@@ -103,7 +104,7 @@ final class ModelBenchmarks {
         if (size % down != 0) throw new UsageException("--size must be a multiple of " + down + ", got " + size);
         Tensor z = random(1, batch, vae.config.latent_channels(), size / down, size / down);
         String shape = String.format(Locale.ROOT, "%s decode, latent %s -> %dx%d", src.name(), Arrays.toString(z.shape()), size, size);
-        return new Workload(shape, 0, () -> be.run(vae, x -> vae.decode(x[0]), z), new Model(about(weights, src), "s/it", List.of()));
+        return new Workload(shape, 0, () -> vae.decodeLatents(z), new Model(about(weights, src), "s/it", List.of()));
     }
 
     static Workload clip(Backend be, Args a, List<String> pos) throws IOException {
@@ -127,7 +128,7 @@ final class ModelBenchmarks {
         for (int i = 0; i < ids.length; i++) ids[i] = r.nextInt(config.vocab_size());
         Tensor input = Tensor.ofLongs(ids, batch, n);
         String shape = String.format(Locale.ROOT, "%s, input_ids [%d, %d]", src.name(), batch, n);
-        return new Workload(shape, 0, () -> be.run(clip, x -> clip.forward(x[0]).last_hidden_state(), input), new Model(about(weights, src), "s/it", List.of()));
+        return new Workload(shape, 0, () -> clip.promptStates(input, 0), new Model(about(weights, src), "s/it", List.of()));
     }
 
     static Workload tld(Backend be, Args a, List<String> pos) throws IOException {
@@ -154,7 +155,7 @@ final class ModelBenchmarks {
         Tensor noise = Tensor.of(new float[batch], batch, 1);
         Arrays.fill(noise.array(), 0.5f);
         String shape = String.format(Locale.ROOT, "%s, x %s, label %s", src.name(), Arrays.toString(x.shape()), Arrays.toString(label.shape()));
-        return new Workload(shape, 0, () -> be.run(tld, in -> tld.forward(in[0], in[1], in[2]), x, noise, label), new Model(about(weights, src), "s/it", List.of()));
+        return new Workload(shape, 0, () -> tld.predict(x, noise, label), new Model(about(weights, src), "s/it", List.of()));
     }
 
     static Workload pipeline(Backend be, Args a, List<String> pos) throws IOException {

@@ -91,6 +91,14 @@ public final class Params {
         if (has(name)) used.add(prefix + name);
     }
 
+    /** A model built over {@code weights} with every key used (strict loading): {@code build} gets the root Params. */
+    public static <M> M strict(StateDict weights, Backend backend, java.util.function.Function<Params, M> build) {
+        Params p = new Params(weights, backend);
+        M model = build.apply(p);
+        p.checkAllUsed();
+        return model;
+    }
+
     /** Fails when the weights hold keys under this prefix that no module consumed. */
     public void checkAllUsed() {
         Set<String> unexpected = new TreeSet<>();

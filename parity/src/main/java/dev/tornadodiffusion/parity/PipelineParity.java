@@ -68,7 +68,7 @@ public final class PipelineParity {
                 if (p instanceof StableDiffusionXLPipeline xl && c.outputNames().contains(name + "/add_time_ids")) {
                     GenerationRequest req = rb.build();
                     boolean doCfg = req.guidanceScale() > 1 && xl.unet.config.time_cond_proj_dim() == null;
-                    c.exact(name + "/add_time_ids", xl.addTimeIds(req, image.dim(1), image.dim(2), req.promptEmbeds().dim(0), doCfg, false));
+                    c.exact(name + "/add_time_ids", xl.addTimeIds(req, image.dim(1), image.dim(2), req.embeddings().prompt().dim(0), doCfg, false));
                 }
             }
             return c.checks();

@@ -100,8 +100,29 @@ public interface Backend {
      */
     Tensor timestepEmbedding(Tensor timesteps, int dim, boolean flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod);
 
-    /** A dense copy in the given dtype. */
-    default Tensor cast(Tensor x, DType dtype) { return x.to(dtype); }
+    /** The {@code dim / 2} frequencies of {@link #timestepEmbedding}, in float32 as diffusers computes them (every backend uses these). */
+    static float[] timestepFrequencies(int dim, float downscaleFreqShift, float maxPeriod) {
+        int half = dim / 2;
+        float[] freqs = new float[half];
+        float negLog = (float) -Math.log(maxPeriod);
+        float denom = half - downscaleFreqShift;
+        for (int i = 0; i < half; i++) freqs[i] = (float) Math.exp((negLog * i) / denom);
+        return freqs;
+    }
+
+    /** The NumPy broadcast of two shapes (the element-wise operations' and matmul's batch dimensions). */
+    static int[] broadcastShape(int[] a, int[] b) {
+        int r = Math.max(a.length, b.length);
+        int[] out = new int[r];
+        for (int i = 0; i < r; i++) {
+            int da = i < r - a.length ? 1 : a[i - (r - a.length)];
+            int db = i < r - b.length ? 1 : b[i - (r - b.length)];
+            if (da != db && da != 1 && db != 1)
+                throw new IllegalArgumentException("shapes " + java.util.Arrays.toString(a) + " and " + java.util.Arrays.toString(b) + " do not broadcast");
+            out[i] = Math.max(da, db);
+        }
+        return out;
+    }
 
     /** A dense copy of a view. */
     default Tensor contiguous(Tensor x) { return x.contiguous(); }

@@ -100,6 +100,15 @@ public class JsonConfig {
         return n.textValue();
     }
 
+    /** {@link #getChoice} for an enum whose constants are the config values in upper case (e.g. "v_prediction" -> V_PREDICTION). */
+    @SafeVarargs
+    public final <E extends Enum<E>> E getEnum(String key, E fallback, E... allowed) {
+        String[] names = new String[allowed.length];
+        for (int i = 0; i < allowed.length; i++) names[i] = allowed[i].name().toLowerCase(java.util.Locale.ROOT);
+        String v = getChoice(key, fallback.name().toLowerCase(java.util.Locale.ROOT), names);
+        return Enum.valueOf(fallback.getDeclaringClass(), v.toUpperCase(java.util.Locale.ROOT));
+    }
+
     public int[] getIntArray(String key, int[] fallback) {
         JsonNode n = list(key, "a list of integers");
         if (n == null) return fallback;

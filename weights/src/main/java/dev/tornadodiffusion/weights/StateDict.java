@@ -27,4 +27,14 @@ public interface StateDict extends AutoCloseable {
 
     @Override
     default void close() {}
+
+    /** {@code load} applied to weights the result then owns: when loading fails, the weights are closed and the error goes on. */
+    static <M> M loadOrClose(StateDict weights, java.util.function.Function<StateDict, M> load) {
+        try {
+            return load.apply(weights);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
 }

@@ -2,19 +2,21 @@ package dev.tornadodiffusion.diffusion.pipelines;
 
 import dev.tornadodiffusion.tensor.Tensor;
 
+import java.util.Arrays;
+
 /**
- * What to generate. Null fields mean "the pipeline's default" (diffusers' defaults: steps 50, guidance 7.5
- * for SD and 5.0 for SDXL, size = unet.sample_size * vae scale factor, the folder's own scheduler; TLD: the
- * folder's sampler settings). {@code strength} defaults to 0.8 for every img2img pipeline (diffusers' SDXL img2img
- * default is 0.3).
- * Build with {@link #builder(String)}.
+ * What to generate: the part every pipeline reads, plus one typed option per concern ({@link Img2Img},
+ * {@link Handoff}, {@link SizeConditioning}, {@link Embeddings}). Null fields mean "the pipeline's default"
+ * (diffusers' defaults: steps 50, guidance 7.5 for SD and 5.0 for SDXL, size = unet.sample_size * vae scale factor,
+ * the folder's own scheduler; TLD: the folder's sampler settings). Build with {@link #builder(String)}; the CLI and
+ * the HTTP server both map their arguments onto the builder.
  *
- * <p>SDXL's size conditioning ({@code originalSize}, {@code cropsCoordsTopLeft}, {@code targetSize} and their
- * negatives) are [height, width] / [top, left] pairs in pixels; null means diffusers' default (the image size,
- * (0, 0), the image size; the negatives default to the positives).
- *
- * <p>Prompts use AUTOMATIC1111's emphasis syntax ({@code (word)}, {@code (word:1.3)}, {@code [word]}, {@code BREAK})
- * unless {@code literalPrompt}; a prompt longer than 75 tokens is encoded in 75-token chunks, never cut.
+ * @param latents initial latents (unscaled, as diffusers' {@code latents=}) that replace the seeded noise; with a
+ *                {@link Handoff#denoisingStart} and no init image, the partly denoised latents to continue from
+ * @param literalPrompt feed the prompt to CLIP as written: no A1111 emphasis ({@code (word:1.3)}, {@code [word]}) and no
+ *                BREAK (prompts use that syntax otherwise; either way a prompt longer than 75 tokens is encoded in 75-token
+ *                chunks, never cut)
+ * @param img2img image-to-image (with a mask: inpainting), or null for text-to-image
  */
 public record GenerationRequest(
         String prompt,
@@ -27,51 +29,106 @@ public record GenerationRequest(
         Integer width,
         Integer height,
         int batch,
-        Tensor initImage,
-        Tensor mask,
-        float strength,
-        Float denoisingStart,
-        Float denoisingEnd,
-        float aestheticScore,
-        float negativeAestheticScore,
         int clipSkip,
         boolean literalPrompt,
         Tensor latents,
-        Tensor promptEmbeds,
-        Tensor negativePromptEmbeds,
-        Tensor pooledPromptEmbeds,
-        Tensor negativePooledPromptEmbeds,
-        int[] originalSize,
-        int[] cropsCoordsTopLeft,
-        int[] targetSize,
-        int[] negativeOriginalSize,
-        int[] negativeCropsCoordsTopLeft,
-        int[] negativeTargetSize) {
+        Img2Img img2img,
+        Handoff handoff,
+        SizeConditioning sizeConditioning,
+        Embeddings embeddings) {
+
+    /**
+     * Image-to-image: an [H, W, 3] image with values in [0, 1], noised to {@code strength} of the schedule
+     * (in (0, 1]; 0.8 unless given, for every img2img pipeline; diffusers' SDXL img2img default is 0.3). With a
+     * {@code mask} ([H, W], [H, W, 1] or [H, W, 3] in [0, 1], white (>= 0.5) where the image is repainted), inpainting:
+     * an inpainting UNet (9 input channels) gets the mask as input; a normal UNet keeps the re-noised init image
+     * outside it after every step.
+     */
+    public record Img2Img(Tensor initImage, Tensor mask, float strength) {
+        public Img2Img {
+            if (initImage == null) throw new IllegalArgumentException("image-to-image needs an init image");
+            checkStrength(strength);
+        }
+    }
+
+    /**
+     * SDXL's "ensemble of expert denoisers" hand-off: the base stops once {@code denoisingEnd} of the schedule is done
+     * (returning partly denoised latents), the refiner starts at {@code denoisingStart} from the init image, or from
+     * the latents the base stopped with; no noise is added. Each in (0, 1) or null.
+     */
+    public record Handoff(Float denoisingStart, Float denoisingEnd) {
+        public static final Handoff NONE = new Handoff(null, null);
+
+        public Handoff {
+            if (denoisingStart != null && !(denoisingStart > 0 && denoisingStart < 1)) throw new IllegalArgumentException("denoising start must be in (0, 1), got " + denoisingStart);
+            if (denoisingEnd != null && !(denoisingEnd > 0 && denoisingEnd < 1)) throw new IllegalArgumentException("denoising end must be in (0, 1), got " + denoisingEnd);
+            if (denoisingStart != null && denoisingEnd != null && denoisingStart >= denoisingEnd)
+                throw new IllegalArgumentException("denoising start " + denoisingStart + " must be below denoising end " + denoisingEnd);
+        }
+    }
+
+    /**
+     * SDXL's micro-conditioning: {@code original_size}, {@code crops_coords_top_left}, {@code target_size} and their
+     * negatives as [height, width] / [top, left] pairs in pixels (null: diffusers' default, the image size, (0, 0),
+     * the image size; the negatives default to the positives), and the refiner's aesthetic scores.
+     */
+    public record SizeConditioning(int[] originalSize, int[] cropsCoordsTopLeft, int[] targetSize, int[] negativeOriginalSize,
+                                   int[] negativeCropsCoordsTopLeft, int[] negativeTargetSize, float aestheticScore,
+                                   float negativeAestheticScore) {
+        public static final SizeConditioning DEFAULT = new SizeConditioning(null, null, null, null, null, null, 6.0f, 2.5f);
+
+        public SizeConditioning {
+            checkPair("original size", originalSize);
+            checkPair("crop coordinates", cropsCoordsTopLeft);
+            checkPair("target size", targetSize);
+            checkPair("negative original size", negativeOriginalSize);
+            checkPair("negative crop coordinates", negativeCropsCoordsTopLeft);
+            checkPair("negative target size", negativeTargetSize);
+        }
+
+        private static void checkPair(String what, int[] pair) {
+            if (pair != null && (pair.length != 2 || pair[0] < 0 || pair[1] < 0))
+                throw new IllegalArgumentException(what + " must be two non-negative numbers, got " + Arrays.toString(pair));
+        }
+    }
+
+    /** Precomputed text-encoder outputs in place of the prompt (SDXL also needs the pooled ones); null parts are encoded from the text. */
+    public record Embeddings(Tensor prompt, Tensor negativePrompt, Tensor pooledPrompt, Tensor negativePooledPrompt) {
+        public static final Embeddings NONE = new Embeddings(null, null, null, null);
+    }
 
     public GenerationRequest {
-        if (prompt == null && promptEmbeds == null && pooledPromptEmbeds == null) throw new IllegalArgumentException("a prompt is required");
+        if (handoff == null) handoff = Handoff.NONE;
+        if (sizeConditioning == null) sizeConditioning = SizeConditioning.DEFAULT;
+        if (embeddings == null) embeddings = Embeddings.NONE;
+        if (prompt == null && embeddings.prompt() == null && embeddings.pooledPrompt() == null) throw new IllegalArgumentException("a prompt is required");
         if (steps != null && steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
         if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
         if (width != null && (width < 8 || width % 8 != 0)) throw new IllegalArgumentException("width must be a positive multiple of 8, got " + width);
         if (height != null && (height < 8 || height % 8 != 0)) throw new IllegalArgumentException("height must be a positive multiple of 8, got " + height);
-        if (mask != null && initImage == null) throw new IllegalArgumentException("an inpainting mask needs an init image");
-        if (strength <= 0 || strength > 1) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
         if (clipSkip < 0) throw new IllegalArgumentException("clip skip must be >= 0, got " + clipSkip);
-        if (denoisingStart != null && !(denoisingStart > 0 && denoisingStart < 1)) throw new IllegalArgumentException("denoising start must be in (0, 1), got " + denoisingStart);
-        if (denoisingEnd != null && !(denoisingEnd > 0 && denoisingEnd < 1)) throw new IllegalArgumentException("denoising end must be in (0, 1), got " + denoisingEnd);
-        if (denoisingStart != null && denoisingEnd != null && denoisingStart >= denoisingEnd)
-            throw new IllegalArgumentException("denoising start " + denoisingStart + " must be below denoising end " + denoisingEnd);
-        checkPair("original size", originalSize);
-        checkPair("crop coordinates", cropsCoordsTopLeft);
-        checkPair("target size", targetSize);
-        checkPair("negative original size", negativeOriginalSize);
-        checkPair("negative crop coordinates", negativeCropsCoordsTopLeft);
-        checkPair("negative target size", negativeTargetSize);
     }
 
-    private static void checkPair(String what, int[] pair) {
-        if (pair != null && (pair.length != 2 || pair[0] < 0 || pair[1] < 0))
-            throw new IllegalArgumentException(what + " must be two non-negative numbers, got " + java.util.Arrays.toString(pair));
+    private static void checkStrength(float strength) {
+        if (strength <= 0 || strength > 1) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
+    }
+
+    /** The init image, or null for text-to-image. */
+    public Tensor initImage() { return img2img == null ? null : img2img.initImage(); }
+
+    /** The inpainting mask, or null. */
+    public Tensor mask() { return img2img == null ? null : img2img.mask(); }
+
+    /** Image-to-image: runs from an init image, or continues from a denoising start. */
+    public boolean isImageToImage() { return img2img != null || handoff.denoisingStart() != null; }
+
+    /**
+     * The refiner's half of the hand-off: after this (base) request stopped at its denoising end with {@code latents},
+     * the same request without init image, starting there from those latents.
+     */
+    public GenerationRequest refinerHandoff(Tensor latents) {
+        if (handoff.denoisingEnd() == null) throw new IllegalStateException("the base request sets no denoising end to hand off at");
+        return toBuilder().initImage(null).denoisingEnd(null).denoisingStart(handoff.denoisingEnd()).latents(latents).build();
     }
 
     public static Builder builder(String prompt) { return new Builder().prompt(prompt); }
@@ -80,26 +137,25 @@ public record GenerationRequest(
         Builder b = new Builder();
         b.prompt = prompt; b.negativePrompt = negativePrompt; b.steps = steps; b.guidanceScale = guidanceScale;
         b.guidanceRescale = guidanceRescale; b.sampler = sampler; b.seed = seed; b.width = width; b.height = height;
-        b.batch = batch; b.initImage = initImage; b.mask = mask; b.strength = strength; b.denoisingStart = denoisingStart;
-        b.denoisingEnd = denoisingEnd; b.aestheticScore = aestheticScore; b.negativeAestheticScore = negativeAestheticScore;
-        b.clipSkip = clipSkip; b.literalPrompt = literalPrompt; b.latents = latents; b.promptEmbeds = promptEmbeds; b.negativePromptEmbeds = negativePromptEmbeds;
-        b.pooledPromptEmbeds = pooledPromptEmbeds; b.negativePooledPromptEmbeds = negativePooledPromptEmbeds;
-        b.originalSize = originalSize; b.cropsCoordsTopLeft = cropsCoordsTopLeft; b.targetSize = targetSize;
-        b.negativeOriginalSize = negativeOriginalSize; b.negativeCropsCoordsTopLeft = negativeCropsCoordsTopLeft;
-        b.negativeTargetSize = negativeTargetSize;
+        b.batch = batch; b.clipSkip = clipSkip; b.literalPrompt = literalPrompt; b.latents = latents;
+        if (img2img != null) { b.initImage = img2img.initImage(); b.mask = img2img.mask(); b.strength = img2img.strength(); }
+        b.handoff = handoff; b.size = sizeConditioning; b.embeddings = embeddings;
         return b;
     }
 
+    /** Flat setters for every option; {@link #build} groups them into the option records. */
     public static final class Builder {
         private String prompt, negativePrompt, sampler;
         private Integer steps, width, height;
-        private Float guidanceScale, denoisingStart, denoisingEnd;
-        private float guidanceRescale, strength = 0.8f, aestheticScore = 6.0f, negativeAestheticScore = 2.5f;
+        private Float guidanceScale;
+        private float guidanceRescale, strength = 0.8f;
         private long seed;
         private int batch = 1, clipSkip;
         private boolean literalPrompt;
-        private Tensor initImage, mask, latents, promptEmbeds, negativePromptEmbeds, pooledPromptEmbeds, negativePooledPromptEmbeds;
-        private int[] originalSize, cropsCoordsTopLeft, targetSize, negativeOriginalSize, negativeCropsCoordsTopLeft, negativeTargetSize;
+        private Tensor initImage, mask, latents;
+        private Handoff handoff = Handoff.NONE;
+        private SizeConditioning size = SizeConditioning.DEFAULT;
+        private Embeddings embeddings = Embeddings.NONE;
 
         public Builder prompt(String v) { prompt = v; return this; }
         public Builder negativePrompt(String v) { negativePrompt = v; return this; }
@@ -112,56 +168,36 @@ public record GenerationRequest(
         public Builder width(Integer v) { width = v; return this; }
         public Builder height(Integer v) { height = v; return this; }
         public Builder batch(int v) { batch = v; return this; }
-        /** Image-to-image: an [H, W, 3] image with values in [0, 1]. */
-        public Builder initImage(Tensor v) { initImage = v; return this; }
-        /**
-         * Inpainting: an [H, W], [H, W, 1] or [H, W, 3] mask in [0, 1] over the init image, white (>= 0.5) where the
-         * image is repainted. An inpainting UNet (9 input channels) gets it as input; a normal UNet keeps the
-         * re-noised init image outside it after every step.
-         */
-        public Builder mask(Tensor v) { mask = v; return this; }
-        /** How much of the schedule runs on the init image (1: all of it, from pure noise). */
-        public Builder strength(float v) { strength = v; return this; }
-        /**
-         * SDXL: start at this fraction of the schedule (in (0, 1)) from the init image, or from {@link #latents}
-         * that an earlier run stopped with {@link #denoisingEnd} (the refiner's half of "ensemble of expert
-         * denoisers"); no noise is added.
-         */
-        public Builder denoisingStart(Float v) { denoisingStart = v; return this; }
-        /** SDXL: stop once this fraction of the schedule (in (0, 1)) is done, returning partly denoised latents. */
-        public Builder denoisingEnd(Float v) { denoisingEnd = v; return this; }
-        public Builder aestheticScore(float v) { aestheticScore = v; return this; }
-        public Builder negativeAestheticScore(float v) { negativeAestheticScore = v; return this; }
         public Builder clipSkip(int v) { clipSkip = v; return this; }
-        /**
-         * Feed the prompt to CLIP as written: no A1111 emphasis ({@code (word:1.3)}, {@code [word]}) and no BREAK.
-         * Long prompts are still encoded whole, 75 tokens per chunk.
-         */
+        /** See {@link GenerationRequest#literalPrompt}. */
         public Builder literalPrompt(boolean v) { literalPrompt = v; return this; }
-        /**
-         * Initial latents (unscaled, as diffusers' {@code latents=}); replaces the seeded noise. With
-         * {@link #denoisingStart} and no init image: the partly denoised latents to continue from.
-         */
+        /** See {@link GenerationRequest#latents}. */
         public Builder latents(Tensor v) { latents = v; return this; }
-        public Builder promptEmbeds(Tensor v) { promptEmbeds = v; return this; }
-        public Builder negativePromptEmbeds(Tensor v) { negativePromptEmbeds = v; return this; }
-        public Builder pooledPromptEmbeds(Tensor v) { pooledPromptEmbeds = v; return this; }
-        public Builder negativePooledPromptEmbeds(Tensor v) { negativePooledPromptEmbeds = v; return this; }
-        /** SDXL original_size as [height, width]. */
-        public Builder originalSize(int[] v) { originalSize = v; return this; }
-        /** SDXL crops_coords_top_left as [top, left]. */
-        public Builder cropsCoordsTopLeft(int[] v) { cropsCoordsTopLeft = v; return this; }
-        /** SDXL target_size as [height, width]. */
-        public Builder targetSize(int[] v) { targetSize = v; return this; }
-        public Builder negativeOriginalSize(int[] v) { negativeOriginalSize = v; return this; }
-        public Builder negativeCropsCoordsTopLeft(int[] v) { negativeCropsCoordsTopLeft = v; return this; }
-        public Builder negativeTargetSize(int[] v) { negativeTargetSize = v; return this; }
+        /** Image-to-image: an [H, W, 3] image with values in [0, 1] (null: text-to-image). */
+        public Builder initImage(Tensor v) { initImage = v; return this; }
+        /** Inpainting: see {@link Img2Img}; needs an init image. */
+        public Builder mask(Tensor v) { mask = v; return this; }
+        public Builder strength(float v) { strength = v; return this; }
+        public Builder denoisingStart(Float v) { handoff = new Handoff(v, handoff.denoisingEnd()); return this; }
+        public Builder denoisingEnd(Float v) { handoff = new Handoff(handoff.denoisingStart(), v); return this; }
+        public Builder sizeConditioning(SizeConditioning v) { size = v; return this; }
+        public Builder aestheticScore(float v) { size = withScores(v, size.negativeAestheticScore()); return this; }
+        public Builder negativeAestheticScore(float v) { size = withScores(size.aestheticScore(), v); return this; }
+        public Builder promptEmbeds(Tensor v) { embeddings = new Embeddings(v, embeddings.negativePrompt(), embeddings.pooledPrompt(), embeddings.negativePooledPrompt()); return this; }
+        public Builder negativePromptEmbeds(Tensor v) { embeddings = new Embeddings(embeddings.prompt(), v, embeddings.pooledPrompt(), embeddings.negativePooledPrompt()); return this; }
+        public Builder pooledPromptEmbeds(Tensor v) { embeddings = new Embeddings(embeddings.prompt(), embeddings.negativePrompt(), v, embeddings.negativePooledPrompt()); return this; }
+        public Builder negativePooledPromptEmbeds(Tensor v) { embeddings = new Embeddings(embeddings.prompt(), embeddings.negativePrompt(), embeddings.pooledPrompt(), v); return this; }
+
+        private SizeConditioning withScores(float positive, float negative) {
+            return new SizeConditioning(size.originalSize(), size.cropsCoordsTopLeft(), size.targetSize(), size.negativeOriginalSize(),
+                    size.negativeCropsCoordsTopLeft(), size.negativeTargetSize(), positive, negative);
+        }
 
         public GenerationRequest build() {
+            checkStrength(strength);
+            if (mask != null && initImage == null) throw new IllegalArgumentException("an inpainting mask needs an init image");
             return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, guidanceRescale, sampler, seed, width, height,
-                    batch, initImage, mask, strength, denoisingStart, denoisingEnd, aestheticScore, negativeAestheticScore, clipSkip,
-                    literalPrompt, latents, promptEmbeds, negativePromptEmbeds, pooledPromptEmbeds, negativePooledPromptEmbeds,
-                    originalSize, cropsCoordsTopLeft, targetSize, negativeOriginalSize, negativeCropsCoordsTopLeft, negativeTargetSize);
+                    batch, clipSkip, literalPrompt, latents, initImage == null ? null : new Img2Img(initImage, mask, strength), handoff, size, embeddings);
         }
     }
 }

@@ -24,11 +24,6 @@ record GuidedPrediction(Backend be, UNet2DConditionModel unet, UNetConditioning 
      */
     Tensor predict(Tensor latentModelInput, Tensor t, int step, Progress progress) {
         boolean rescale = doCfg && guidanceRescale > 0, raw = progress.wantsModelOutput();
-        Tensor[] cond = conditioning.tensors();
-        Tensor[] inputs = new Tensor[2 + cond.length];
-        inputs[0] = latentModelInput;
-        inputs[1] = t;
-        System.arraycopy(cond, 0, inputs, 2, cond.length);
         Tensor[] out = be.runAll(unet, x -> {
             Tensor noise = unet.forward(doCfg ? be.concat(0, x[0], x[0]) : x[0], x[1], conditioning.bind(x, 2));
             if (!doCfg) return new Tensor[]{noise};
@@ -38,7 +33,7 @@ record GuidedPrediction(Backend be, UNet2DConditionModel unet, UNetConditioning 
             if (rescale && raw) return new Tensor[]{guided, text, noise};
             if (rescale) return new Tensor[]{guided, text};
             return raw ? new Tensor[]{guided, noise} : new Tensor[]{guided};
-        }, inputs);
+        }, conditioning.inputs(latentModelInput, t));
         if (raw) progress.modelOutput(step, out[out.length - 1]);
         return rescale ? rescaleNoiseCfg(out[0], out[1]) : out[0];
     }

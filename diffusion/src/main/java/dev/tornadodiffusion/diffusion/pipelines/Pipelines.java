@@ -92,13 +92,7 @@ public final class Pipelines {
         Path folder = component(dir, mi, name);
         boolean withProjection = mi.get(name).get(1).asText("").equals("CLIPTextModelWithProjection");
         ClipTextConfig config = ClipTextConfig.from(JsonConfig.read(folder.resolve("config.json")));
-        StateDict weights = withLoras(ModelFiles.open(folder, o.variant()), name, o);
-        try {
-            return ClipTextModel.load(config, weights, be, withProjection);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(withLoras(ModelFiles.open(folder, o.variant()), name, o), w -> ClipTextModel.load(config, w, be, withProjection));
     }
 
     /**
@@ -112,13 +106,7 @@ public final class Pipelines {
         var config = UNet2DConditionModel.readConfig(dir.resolve("config.json"));
         StateDict files = o.unetFile() == null || replacedFolder ? ModelFiles.open(dir, o.variant())
                 : SingleFileCheckpoint.openComponent(o.unetFile(), "unet");
-        StateDict weights = withLoras(files, "unet", o);
-        try {
-            return UNet2DConditionModel.load(config, weights, be);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(withLoras(files, "unet", o), w -> UNet2DConditionModel.load(config, w, be));
     }
 
     /** {@code files} with every LoRA of the options merged into {@code component}; closing the result closes the files. */
@@ -175,9 +163,9 @@ public final class Pipelines {
         sb.append(String.format(Locale.ROOT, "\nSteps: %d, Sampler: %s, CFG scale: %s, Seed: %d, Size: %dx%d, Model: %s",
                 steps, sampler, guidance, r.seed(), width, height, model.getFileName()));
         if (r.batch() > 1) sb.append(", Batch size: ").append(r.batch());
-        if (r.initImage() != null && r.denoisingStart() == null) sb.append(", Denoising strength: ").append(r.strength());
-        if (r.denoisingStart() != null) sb.append(", Denoising start: ").append(r.denoisingStart());
-        if (r.denoisingEnd() != null) sb.append(", Denoising end: ").append(r.denoisingEnd());
+        if (r.initImage() != null && r.handoff().denoisingStart() == null) sb.append(", Denoising strength: ").append(r.img2img().strength());
+        if (r.handoff().denoisingStart() != null) sb.append(", Denoising start: ").append(r.handoff().denoisingStart());
+        if (r.handoff().denoisingEnd() != null) sb.append(", Denoising end: ").append(r.handoff().denoisingEnd());
         if (r.guidanceRescale() > 0) sb.append(", Guidance rescale: ").append(r.guidanceRescale());
         if (r.clipSkip() > 0) sb.append(", Clip skip: ").append(r.clipSkip() + 1);
         sb.append(", Version: tornado-diffusion");

@@ -42,7 +42,7 @@ public final class StableDiffusionPipeline extends UNetPipeline {
 
     @Override
     void checkRequest(GenerationRequest r, boolean img2img) {
-        if (r.denoisingStart() != null)
+        if (r.handoff().denoisingStart() != null)
             throw new IllegalArgumentException("a denoising start (the refiner hand-off) needs an SDXL pipeline; " + folder + " is " + getClass().getSimpleName());
     }
 
@@ -53,10 +53,10 @@ public final class StableDiffusionPipeline extends UNetPipeline {
      */
     @Override
     Prompt encodePrompt(GenerationRequest r, boolean doCfg) {
-        if ((r.promptEmbeds() == null || (doCfg && r.negativePromptEmbeds() == null)) && text_encoder == null)
+        if ((r.embeddings().prompt() == null || (doCfg && r.embeddings().negativePrompt() == null)) && text_encoder == null)
             throw new IllegalArgumentException(folder + " has no text encoder: pass prompt embeddings instead of a prompt");
-        boolean negativeText = doCfg && r.negativePromptEmbeds() == null;
-        PromptChunks positive = r.promptEmbeds() != null ? null : PromptChunks.of(r.prompt(), tokenizer, !r.literalPrompt());
+        boolean negativeText = doCfg && r.embeddings().negativePrompt() == null;
+        PromptChunks positive = r.embeddings().prompt() != null ? null : PromptChunks.of(r.prompt(), tokenizer, !r.literalPrompt());
         PromptChunks negativeChunks = negativeText
                 ? PromptChunks.of(r.negativePrompt() == null ? "" : r.negativePrompt(), tokenizer, !r.literalPrompt()) : null;
         if (positive != null && negativeChunks != null) {
@@ -64,10 +64,10 @@ public final class StableDiffusionPipeline extends UNetPipeline {
             positive = positive.padTo(count, tokenizer);
             negativeChunks = negativeChunks.padTo(count, tokenizer);
         }
-        Tensor cond = positive == null ? r.promptEmbeds() : encodeText(positive, r.clipSkip());
+        Tensor cond = positive == null ? r.embeddings().prompt() : encodeText(positive, r.clipSkip());
         Tensor negative = null;
         if (doCfg) {
-            Tensor uncond = negativeChunks == null ? r.negativePromptEmbeds() : encodeText(negativeChunks, r.clipSkip());
+            Tensor uncond = negativeChunks == null ? r.embeddings().negativePrompt() : encodeText(negativeChunks, r.clipSkip());
             if (uncond.dim(1) != cond.dim(1))
                 throw new IllegalArgumentException("the prompt embeddings have " + cond.dim(1) + " tokens, the negative prompt " + uncond.dim(1) + ": pass negative prompt embeddings");
             negative = Batch.repeatEach(be, uncond, r.batch());
@@ -82,7 +82,7 @@ public final class StableDiffusionPipeline extends UNetPipeline {
     /** StableDiffusionImg2ImgPipeline.get_timesteps: the strength's share of the schedule (setting the scheduler's begin index). */
     @Override
     Tensor img2imgTimesteps(Scheduler s, int steps, GenerationRequest r) {
-        return s.img2imgTimesteps(steps, r.strength());
+        return s.img2imgTimesteps(steps, r.img2img().strength());
     }
 
     @Override

@@ -87,7 +87,7 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
     /** StableDiffusionXLImg2ImgPipeline.get_timesteps: the strength's share, or the timesteps after the denoising start. */
     @Override
     Tensor img2imgTimesteps(Scheduler s, int steps, GenerationRequest r) {
-        return s.img2imgTimestepsXL(steps, r.strength(), r.denoisingStart() == null ? Double.NaN : r.denoisingStart());
+        return s.img2imgTimestepsXL(steps, r.img2img() == null ? 1 : r.img2img().strength(), r.handoff().denoisingStart() == null ? Double.NaN : r.handoff().denoisingStart());
     }
 
     @Override
@@ -103,16 +103,16 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
     @Override
     Prompt encodePrompt(GenerationRequest r, boolean doCfg) {
         boolean zeroNegative = r.negativePrompt() == null && force_zeros_for_empty_prompt;
-        Chunked positive = r.promptEmbeds() != null ? null : chunks(r.prompt(), r);
-        Chunked negativeChunks = doCfg && r.negativePromptEmbeds() == null && !zeroNegative
+        Chunked positive = r.embeddings().prompt() != null ? null : chunks(r.prompt(), r);
+        Chunked negativeChunks = doCfg && r.embeddings().negativePrompt() == null && !zeroNegative
                 ? chunks(r.negativePrompt() == null ? "" : r.negativePrompt(), r) : null;
         int count = Math.max(positive == null ? 0 : positive.count(), negativeChunks == null ? 0 : negativeChunks.count());
         Tensor prompt, pooled;
         if (positive == null) {
-            if (r.pooledPromptEmbeds() == null)
+            if (r.embeddings().pooledPrompt() == null)
                 throw new IllegalArgumentException("SDXL prompt embeddings need pooled prompt embeddings too");
-            prompt = r.promptEmbeds();
-            pooled = r.pooledPromptEmbeds();
+            prompt = r.embeddings().prompt();
+            pooled = r.embeddings().pooledPrompt();
         } else {
             Tensor[] e = encodeText(positive.padTo(count), -(r.clipSkip() + 2));
             prompt = e[0];
@@ -120,11 +120,11 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
         }
         Tensor negative = null, negativePooled = null;
         if (doCfg) {
-            if (r.negativePromptEmbeds() != null) {
-                if (r.negativePooledPromptEmbeds() == null)
+            if (r.embeddings().negativePrompt() != null) {
+                if (r.embeddings().negativePooledPrompt() == null)
                     throw new IllegalArgumentException("SDXL negative prompt embeddings need negative pooled prompt embeddings too");
-                negative = r.negativePromptEmbeds();
-                negativePooled = r.negativePooledPromptEmbeds();
+                negative = r.embeddings().negativePrompt();
+                negativePooled = r.embeddings().negativePooledPrompt();
             } else if (zeroNegative) {
                 negative = Tensor.zeros(prompt.shape());
                 negativePooled = Tensor.zeros(pooled.shape());
@@ -182,19 +182,19 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
     @Override
     public Tensor addTimeIds(GenerationRequest r, int height, int width, int n, boolean doCfg, boolean img2img) {
         int[] size = {height, width}, zero = {0, 0};
-        int[] orig = or(r.originalSize(), size), crops = or(r.cropsCoordsTopLeft(), zero), target = or(r.targetSize(), size);
-        int[] negCrops = or(r.negativeCropsCoordsTopLeft(), zero);
+        int[] orig = or(r.sizeConditioning().originalSize(), size), crops = or(r.sizeConditioning().cropsCoordsTopLeft(), zero), target = or(r.sizeConditioning().targetSize(), size);
+        int[] negCrops = or(r.sizeConditioning().negativeCropsCoordsTopLeft(), zero);
         float[] pos, neg;
         if (!img2img) {
             pos = ids(orig, crops, target);
-            neg = r.negativeOriginalSize() != null && r.negativeTargetSize() != null
-                    ? ids(r.negativeOriginalSize(), negCrops, r.negativeTargetSize()) : pos;
+            neg = r.sizeConditioning().negativeOriginalSize() != null && r.sizeConditioning().negativeTargetSize() != null
+                    ? ids(r.sizeConditioning().negativeOriginalSize(), negCrops, r.sizeConditioning().negativeTargetSize()) : pos;
         } else if (requires_aesthetics_score) {
-            pos = ids(orig, crops, null, r.aestheticScore());
-            neg = ids(or(r.negativeOriginalSize(), orig), negCrops, null, r.negativeAestheticScore());
+            pos = ids(orig, crops, null, r.sizeConditioning().aestheticScore());
+            neg = ids(or(r.sizeConditioning().negativeOriginalSize(), orig), negCrops, null, r.sizeConditioning().negativeAestheticScore());
         } else {
             pos = ids(orig, crops, target);
-            neg = ids(or(r.negativeOriginalSize(), orig), crops, or(r.negativeTargetSize(), target));
+            neg = ids(or(r.sizeConditioning().negativeOriginalSize(), orig), crops, or(r.sizeConditioning().negativeTargetSize(), target));
         }
         Tensor p = Tensor.of(pos, 1, pos.length), q = Tensor.of(neg, 1, neg.length);
         if (!doCfg) return Batch.repeat(be, p, n);

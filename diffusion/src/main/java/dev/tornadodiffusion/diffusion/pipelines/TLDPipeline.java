@@ -101,14 +101,7 @@ public final class TLDPipeline implements Pipeline {
         if (!o.loras().isEmpty()) throw new IllegalArgumentException(dir + " is a TLD pipeline: LoRA files are not supported for it");
         Path denoiserDir = Pipelines.component(dir, mi, "denoiser");
         DenoiserConfig dc = DenoiserConfig.from(JsonConfig.read(denoiserDir.resolve("config.json")));
-        StateDict weights = denoiserWeights(denoiserDir);
-        Denoiser denoiser;
-        try {
-            denoiser = Denoiser.load(dc, weights, be);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        Denoiser denoiser = StateDict.loadOrClose(denoiserWeights(denoiserDir), w -> Denoiser.load(dc, w, be));
         ClipTokenizer tok = ClipTokenizer.load(Pipelines.component(dir, mi, "tokenizer"));
         ClipTextModel te = Pipelines.loadTextEncoder(dir, mi, "text_encoder", be, o);
         AutoencoderKL vae = AutoencoderKL.load(Pipelines.component(dir, mi, "vae"), be, o.variant());
@@ -149,9 +142,9 @@ public final class TLDPipeline implements Pipeline {
 
     @Override
     public GenerationResult generate(GenerationRequest r, Progress progress) {
-        if (r.initImage() != null || r.denoisingStart() != null || r.denoisingEnd() != null)
+        if (r.initImage() != null || r.handoff().denoisingStart() != null || r.handoff().denoisingEnd() != null)
             throw new IllegalArgumentException("TLD generates from text only: no init image, denoising start or end");
-        if (r.negativePrompt() != null || r.negativePromptEmbeds() != null || r.negativePooledPromptEmbeds() != null)
+        if (r.negativePrompt() != null || r.embeddings().negativePrompt() != null || r.embeddings().negativePooledPrompt() != null)
             throw new IllegalArgumentException("TLD has no negative prompt: its guidance is against a zero text embedding");
         if (r.guidanceRescale() > 0 || r.clipSkip() > 0) throw new IllegalArgumentException("TLD supports neither guidance rescale nor clip skip");
         int size = defaultWidth();
@@ -163,7 +156,7 @@ public final class TLDPipeline implements Pipeline {
         boolean ddpmPlus = ddpmPlus(r.sampler());
 
         progress.stage("text encoder");
-        Tensor label = r.pooledPromptEmbeds() != null ? r.pooledPromptEmbeds() : encodePrompt(r.prompt());
+        Tensor label = r.embeddings().pooledPrompt() != null ? r.embeddings().pooledPrompt() : encodePrompt(r.prompt());
         if (label.rank() != 2 || label.dim(1) != denoiser.config.text_emb_size())
             throw new IllegalArgumentException("TLD text embeddings must be [n, " + denoiser.config.text_emb_size() + "], got " + java.util.Arrays.toString(label.shape()));
         Tensor labels = Batch.repeatEach(be, label, r.batch());

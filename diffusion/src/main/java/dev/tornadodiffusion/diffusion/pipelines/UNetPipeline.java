@@ -104,9 +104,9 @@ public abstract class UNetPipeline implements Pipeline {
         int steps = r.steps() == null ? 50 : r.steps();
         float guidance = r.guidanceScale() == null ? defaultGuidance() : r.guidanceScale();
         boolean doCfg = guidance > 1 && unet.config.time_cond_proj_dim() == null;
-        boolean img2img = r.initImage() != null || r.denoisingStart() != null;
+        boolean img2img = r.isImageToImage();
         checkRequest(r, img2img);
-        if (r.denoisingStart() != null && r.initImage() == null && r.latents() == null)
+        if (r.handoff().denoisingStart() != null && r.initImage() == null && r.latents() == null)
             throw new IllegalArgumentException("a denoising start needs an init image or the latents to continue from");
         checkInpainting(r);
 
@@ -127,7 +127,8 @@ public abstract class UNetPipeline implements Pipeline {
         } else {
             timesteps = img2imgTimesteps(s, steps, r);
             if (timesteps.numel() == 0)
-                throw new IllegalArgumentException("strength " + r.strength() + " with " + steps + " steps leaves no denoising step");
+                throw new IllegalArgumentException((r.img2img() != null ? "strength " + r.img2img().strength() : "denoising start " + r.handoff().denoisingStart())
+                        + " with " + steps + " steps leaves no denoising step");
             if (r.mask() == null) {
                 latents = imageToImageLatents(r, timesteps, n, s, gen, progress);
             } else {
@@ -137,7 +138,7 @@ public abstract class UNetPipeline implements Pipeline {
             }
         }
         int height = latents.dim(2) * vaeScaleFactor, width = latents.dim(3) * vaeScaleFactor;
-        if (r.denoisingEnd() != null) timesteps = s.denoisingEndTimesteps(timesteps, r.denoisingEnd());
+        if (r.handoff().denoisingEnd() != null) timesteps = s.denoisingEndTimesteps(timesteps, r.handoff().denoisingEnd());
 
         // 3. denoise
         GuidedPrediction prediction = new GuidedPrediction(be, unet, conditioning(prompt, r, height, width, doCfg, img2img, guidance),
@@ -179,7 +180,7 @@ public abstract class UNetPipeline implements Pipeline {
         if (n % init.dim(0) != 0)
             throw new IllegalArgumentException("cannot repeat " + init.dim(0) + " init latents to a batch of " + n);
         init = Batch.repeat(be, init, n / init.dim(0));
-        if (r.denoisingStart() != null) return init;
+        if (r.handoff().denoisingStart() != null) return init;
         Tensor noise = r.initImage() != null && r.latents() != null ? r.latents() : gen.randn(init.shape());
         return s.addNoise(init, noise, Batch.repeat(be, timesteps.narrow(0, 0, 1), n));
     }
@@ -189,7 +190,7 @@ public abstract class UNetPipeline implements Pipeline {
         int in = unet.config.in_channels(), latent = vae.config.latent_channels();
         if (in == 2 * latent + 1 && r.mask() == null)
             throw new IllegalArgumentException(folder + " has an inpainting UNet (" + in + " input channels): pass an init image and a mask");
-        if (r.mask() != null && r.denoisingStart() != null)
+        if (r.mask() != null && r.handoff().denoisingStart() != null)
             throw new IllegalArgumentException("inpainting with a denoising start (a refiner hand-off) is not supported: pass the mask to the base model's run only");
         if (r.mask() != null && in != latent && in != 2 * latent + 1)
             throw new IllegalArgumentException(folder + ": cannot inpaint with a UNet of " + in + " input channels (" + latent + " or " + (2 * latent + 1) + " needed)");
@@ -204,7 +205,7 @@ public abstract class UNetPipeline implements Pipeline {
         int[] size = img2imgSize(r.initImage());
         int height = r.height() != null ? r.height() : size[0], width = r.width() != null ? r.width() : size[1];
         int lc = vae.config.latent_channels(), h = height / vaeScaleFactor, w = width / vaeScaleFactor;
-        boolean concat = unet.config.in_channels() != lc, strengthMax = r.strength() == 1f;
+        boolean concat = unet.config.in_channels() != lc, strengthMax = r.img2img().strength() == 1f;
         progress.stage("vae encode");
         Tensor image = ImageTensors.toVaeInput(r.initImage(), width, height);
         Tensor condition = Inpainting.maskCondition(r.mask(), width, height);

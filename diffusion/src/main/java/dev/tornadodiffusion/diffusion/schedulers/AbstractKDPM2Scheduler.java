@@ -11,7 +11,7 @@ import dev.tornadodiffusion.tensor.Tensor;
  * {@code sigmas_interpol} are laid out as {@code [s0, s1, s1, ..., sn, sn, sn]}.
  */
 abstract class AbstractKDPM2Scheduler extends SigmaScheduler {
-    final String predictionType;
+    final PredictionType predictionType;
     private final boolean useKarrasSigmas;
     /** {@code sigmas_interpol}, laid out like {@link #sigmas}. */
     float[] sigmasInterpol = new float[0];
@@ -19,8 +19,8 @@ abstract class AbstractKDPM2Scheduler extends SigmaScheduler {
     float[] firstStageSample;
 
     AbstractKDPM2Scheduler(SchedulerConfig config) {
-        super(config, "linear", 0.00085, 0.012, false);
-        this.predictionType = predictionType("epsilon", "v_prediction");
+        super(config, BetaSchedule.Kind.LINEAR, 0.00085, 0.012, false);
+        this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.V_PREDICTION);
         this.useKarrasSigmas = config.getBoolean("use_karras_sigmas", false);
     }
 

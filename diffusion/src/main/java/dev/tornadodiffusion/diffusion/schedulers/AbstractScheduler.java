@@ -29,7 +29,7 @@ abstract class AbstractScheduler implements Scheduler {
      * Reads the training schedule with this class's defaults; {@code rescaleSupported}: the class has the
      * {@code rescale_betas_zero_snr} option.
      */
-    AbstractScheduler(SchedulerConfig config, String defaultBetaSchedule, double defaultBetaStart, double defaultBetaEnd,
+    AbstractScheduler(SchedulerConfig config, BetaSchedule.Kind defaultBetaSchedule, double defaultBetaStart, double defaultBetaEnd,
                       boolean rescaleSupported) {
         this.config = config;
         this.numTrainTimesteps = config.getInt("num_train_timesteps", 1000);
@@ -48,6 +48,17 @@ abstract class AbstractScheduler implements Scheduler {
     @Override
     public SchedulerConfig config() {
         return config;
+    }
+
+    /** The sample itself is the model input (the sigma schedulers scale it). */
+    @Override
+    public float initNoiseSigma() {
+        return 1f;
+    }
+
+    @Override
+    public Tensor scaleModelInput(Tensor sample, double timestep) {
+        return sample;
     }
 
     @Override
@@ -118,8 +129,12 @@ abstract class AbstractScheduler implements Scheduler {
             if (first >= 0) return i;
             first = i;
         }
-        if (first < 0) throw new IllegalArgumentException(className() + ": timestep " + t + " is not in the schedule");
-        return first;
+        return first >= 0 ? first : missingTimestepIndex(t);
+    }
+
+    /** Where a timestep that is not in the schedule goes: an error, unless a scheduler says otherwise. */
+    int missingTimestepIndex(double t) {
+        throw new IllegalArgumentException(className() + ": timestep " + t + " is not in the schedule");
     }
 
     /**
@@ -188,20 +203,20 @@ abstract class AbstractScheduler implements Scheduler {
      * The {@code linspace} / {@code leading} / {@code trailing} schedule of DDPM, DDIM and the Euler family,
      * descending; {@code roundLinspace}: integer schedulers round the linspace values.
      */
-    double[] spacedTimesteps(String spacing, int n, boolean roundLinspace) {
+    double[] spacedTimesteps(TimestepSpacing spacing, int n, boolean roundLinspace) {
         int stepsOffset = config.getInt("steps_offset", 0);
         return switch (spacing) {
-            case "linspace" -> {
+            case LINSPACE -> {
                 double[] t = ScheduleMath.reverse(ScheduleMath.linspace(0, numTrainTimesteps - 1, n));
                 yield roundLinspace ? ScheduleMath.round(t) : t;
             }
-            case "leading" -> {
+            case LEADING -> {
                 int ratio = numTrainTimesteps / n;
                 double[] t = new double[n];
                 for (int i = 0; i < n; i++) t[i] = (double) (n - 1 - i) * ratio + stepsOffset;
                 yield t;
             }
-            default -> {
+            case TRAILING -> {
                 double[] t = ScheduleMath.round(ScheduleMath.arange(numTrainTimesteps, 0, -(double) numTrainTimesteps / n));
                 for (int i = 0; i < t.length; i++) t[i] -= 1;
                 yield t;
@@ -213,17 +228,17 @@ abstract class AbstractScheduler implements Scheduler {
      * The spacing of the multistep solvers (DPM-Solver, UniPC), int64 and descending: they space n+1 points and drop
      * the last, and may stop at {@code lastTimestep} below num_train_timesteps.
      */
-    double[] multistepTimesteps(String spacing, int lastTimestep, int n) {
+    double[] multistepTimesteps(TimestepSpacing spacing, int lastTimestep, int n) {
         return switch (spacing) {
-            case "linspace" -> Arrays.copyOf(ScheduleMath.round(ScheduleMath.reverse(ScheduleMath.linspace(0, lastTimestep - 1, n + 1))), n);
-            case "leading" -> {
+            case LINSPACE -> Arrays.copyOf(ScheduleMath.round(ScheduleMath.reverse(ScheduleMath.linspace(0, lastTimestep - 1, n + 1))), n);
+            case LEADING -> {
                 int ratio = lastTimestep / (n + 1);
                 int stepsOffset = config.getInt("steps_offset", 0);
                 double[] t = new double[n];
                 for (int i = 0; i < n; i++) t[i] = (double) (n - i) * ratio + stepsOffset;
                 yield t;
             }
-            default -> {
+            case TRAILING -> {
                 double[] t = ScheduleMath.round(ScheduleMath.arange(lastTimestep, 0, -(double) numTrainTimesteps / n));
                 for (int i = 0; i < t.length; i++) t[i] -= 1;
                 yield t;
@@ -253,12 +268,12 @@ abstract class AbstractScheduler implements Scheduler {
         return t;
     }
 
-    String timestepSpacing(String defaultValue) {
-        return config.getChoice("timestep_spacing", defaultValue, "linspace", "leading", "trailing");
+    TimestepSpacing timestepSpacing(TimestepSpacing defaultValue) {
+        return config.getEnum("timestep_spacing", defaultValue, TimestepSpacing.values());
     }
 
-    String predictionType(String... allowed) {
-        return config.getChoice("prediction_type", "epsilon", allowed);
+    PredictionType predictionType(PredictionType... allowed) {
+        return config.getEnum("prediction_type", PredictionType.EPSILON, allowed);
     }
 
     void checkInferenceSteps(int n) {
@@ -268,6 +283,33 @@ abstract class AbstractScheduler implements Scheduler {
     }
 
     // ---- float32 sample helpers
+
+    /**
+     * The clean-sample prediction x0 from a model output at a point x = alpha * x0 + sigma * noise (DDPM/DDIM/LCM's
+     * {@code pred_original_sample}, the solvers' {@code convert_model_output}); v: alpha * x - sigma * v.
+     */
+    static float[] predictX0(PredictionType type, float alpha, float sigma, float[] x, float[] e) {
+        int n = x.length;
+        float[] x0 = new float[n];
+        switch (type) {
+            case EPSILON -> { for (int i = 0; i < n; i++) x0[i] = (x[i] - sigma * e[i]) / alpha; }
+            case SAMPLE -> System.arraycopy(e, 0, x0, 0, n);
+            default -> { for (int i = 0; i < n; i++) x0[i] = alpha * x[i] - sigma * e[i]; }
+        }
+        return x0;
+    }
+
+    /** The noise prediction from a model output at x = alpha * x0 + sigma * noise; v: alpha * v + sigma * x. */
+    static float[] predictNoise(PredictionType type, float alpha, float sigma, float[] x, float[] e) {
+        int n = x.length;
+        float[] eps = new float[n];
+        switch (type) {
+            case EPSILON -> System.arraycopy(e, 0, eps, 0, n);
+            case SAMPLE -> { for (int i = 0; i < n; i++) eps[i] = (x[i] - alpha * e[i]) / sigma; }
+            default -> { for (int i = 0; i < n; i++) eps[i] = alpha * e[i] + sigma * x[i]; }
+        }
+        return eps;
+    }
 
     /** The elements of an F32 (or convertible) tensor, without copying when it is dense heap F32. Never written to. */
     static float[] values(Tensor t) {

@@ -8,24 +8,27 @@ package dev.tornadodiffusion.diffusion.schedulers;
 final class BetaSchedule {
     private BetaSchedule() {}
 
+    /** {@code beta_schedule}. */
+    enum Kind { LINEAR, SCALED_LINEAR, SQUAREDCOS_CAP_V2 }
+
     /** Reads {@code trained_betas} / {@code beta_schedule} / {@code beta_start} / {@code beta_end} with the class defaults. */
-    static float[] betas(SchedulerConfig config, int numTrainTimesteps, String defaultSchedule, double defaultStart, double defaultEnd) {
+    static float[] betas(SchedulerConfig config, int numTrainTimesteps, Kind defaultSchedule, double defaultStart, double defaultEnd) {
         float[] trained = config.getFloatArray("trained_betas", null);
         if (trained != null) {
             if (trained.length != numTrainTimesteps)
                 throw config.invalid("trained_betas", "has " + trained.length + " values but num_train_timesteps is " + numTrainTimesteps);
             return trained;
         }
-        String schedule = config.getChoice("beta_schedule", defaultSchedule, "linear", "scaled_linear", "squaredcos_cap_v2");
+        Kind schedule = config.getEnum("beta_schedule", defaultSchedule, Kind.values());
         double start = config.getDouble("beta_start", defaultStart), end = config.getDouble("beta_end", defaultEnd);
         return switch (schedule) {
-            case "linear" -> ScheduleMath.torchLinspace(start, end, numTrainTimesteps);
-            case "scaled_linear" -> {
+            case LINEAR -> ScheduleMath.torchLinspace(start, end, numTrainTimesteps);
+            case SCALED_LINEAR -> {
                 float[] b = ScheduleMath.torchLinspace(Math.sqrt(start), Math.sqrt(end), numTrainTimesteps);
                 for (int i = 0; i < b.length; i++) b[i] = b[i] * b[i];
                 yield b;
             }
-            default -> betasForAlphaBar(numTrainTimesteps);
+            case SQUAREDCOS_CAP_V2 -> betasForAlphaBar(numTrainTimesteps);
         };
     }
 

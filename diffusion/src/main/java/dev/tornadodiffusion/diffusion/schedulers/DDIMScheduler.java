@@ -9,25 +9,17 @@ import dev.tornadodiffusion.tensor.Tensor;
  * pipelines' default); {@link #setEta} adds the stochastic part.
  */
 public final class DDIMScheduler extends AbstractScheduler {
-    private final String predictionType;
-    private final String timestepSpacing;
-    private final boolean clipSample;
-    private final float clipSampleRange;
-    private final boolean thresholding;
-    private final double dynamicThresholdingRatio;
-    private final double sampleMaxValue;
+    private final PredictionType predictionType;
+    private final TimestepSpacing timestepSpacing;
+    private final SampleClipping clipping;
     private final float finalAlphaCumprod;
     private double eta;
 
     public DDIMScheduler(SchedulerConfig config) {
-        super(config, "linear", 0.0001, 0.02, true);
-        this.predictionType = predictionType("epsilon", "sample", "v_prediction");
-        this.timestepSpacing = timestepSpacing("leading");
-        this.clipSample = config.getBoolean("clip_sample", true);
-        this.clipSampleRange = (float) config.getDouble("clip_sample_range", 1.0);
-        this.thresholding = config.getBoolean("thresholding", false);
-        this.dynamicThresholdingRatio = config.getDouble("dynamic_thresholding_ratio", 0.995);
-        this.sampleMaxValue = config.getDouble("sample_max_value", 1.0);
+        super(config, BetaSchedule.Kind.LINEAR, 0.0001, 0.02, true);
+        this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.SAMPLE, PredictionType.V_PREDICTION);
+        this.timestepSpacing = timestepSpacing(TimestepSpacing.LEADING);
+        this.clipping = SampleClipping.read(config, true);
         this.finalAlphaCumprod = config.getBoolean("set_alpha_to_one", true) ? 1f : alphasCumprod[0];
     }
 
@@ -43,15 +35,6 @@ public final class DDIMScheduler extends AbstractScheduler {
         setSchedule(spacedTimesteps(timestepSpacing, n, true), DType.I64);
     }
 
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double timestep) {
-        return sample;
-    }
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
@@ -65,25 +48,8 @@ public final class DDIMScheduler extends AbstractScheduler {
 
         float[] x = values(sample), e = values(modelOutput);
         int n = x.length;
-        float[] x0 = new float[n], eps = new float[n];
-        switch (predictionType) {
-            case "epsilon" -> {
-                for (int i = 0; i < n; i++) x0[i] = (x[i] - sqrtBeta * e[i]) / sqrtAlpha;
-                System.arraycopy(e, 0, eps, 0, n);
-            }
-            case "sample" -> {
-                System.arraycopy(e, 0, x0, 0, n);
-                for (int i = 0; i < n; i++) eps[i] = (x[i] - sqrtAlpha * x0[i]) / sqrtBeta;
-            }
-            default -> {
-                for (int i = 0; i < n; i++) {
-                    x0[i] = sqrtAlpha * x[i] - sqrtBeta * e[i];
-                    eps[i] = sqrtAlpha * e[i] + sqrtBeta * x[i];
-                }
-            }
-        }
-        if (thresholding) x0 = thresholdSample(x0, sample.dim(0), dynamicThresholdingRatio, sampleMaxValue);
-        else if (clipSample) x0 = clamp(x0, clipSampleRange);
+        float[] x0 = predictX0(predictionType, sqrtAlpha, sqrtBeta, x, e), eps = predictNoise(predictionType, sqrtAlpha, sqrtBeta, x, e);
+        x0 = clipping.apply(x0, sample.dim(0));
 
         // sigma_t = eta * sqrt((1 - a_prev) / (1 - a_t)) * sqrt(1 - a_t / a_prev)
         float variance = ((1 - alphaProdTPrev) / betaProdT) * (1 - alphaProdT / alphaProdTPrev);

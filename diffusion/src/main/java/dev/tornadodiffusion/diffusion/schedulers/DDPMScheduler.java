@@ -10,24 +10,16 @@ import dev.tornadodiffusion.tensor.Tensor;
  */
 public final class DDPMScheduler extends AbstractScheduler {
     private final String varianceType;
-    private final String predictionType;
-    private final String timestepSpacing;
-    private final boolean clipSample;
-    private final float clipSampleRange;
-    private final boolean thresholding;
-    private final double dynamicThresholdingRatio;
-    private final double sampleMaxValue;
+    private final PredictionType predictionType;
+    private final TimestepSpacing timestepSpacing;
+    private final SampleClipping clipping;
 
     public DDPMScheduler(SchedulerConfig config) {
-        super(config, "linear", 0.0001, 0.02, true);
+        super(config, BetaSchedule.Kind.LINEAR, 0.0001, 0.02, true);
         this.varianceType = config.getChoice("variance_type", "fixed_small", "fixed_small", "fixed_small_log", "fixed_large");
-        this.predictionType = predictionType("epsilon", "sample", "v_prediction");
-        this.timestepSpacing = timestepSpacing("leading");
-        this.clipSample = config.getBoolean("clip_sample", true);
-        this.clipSampleRange = (float) config.getDouble("clip_sample_range", 1.0);
-        this.thresholding = config.getBoolean("thresholding", false);
-        this.dynamicThresholdingRatio = config.getDouble("dynamic_thresholding_ratio", 0.995);
-        this.sampleMaxValue = config.getDouble("sample_max_value", 1.0);
+        this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.SAMPLE, PredictionType.V_PREDICTION);
+        this.timestepSpacing = timestepSpacing(TimestepSpacing.LEADING);
+        this.clipping = SampleClipping.read(config, true);
     }
 
     @Override
@@ -37,15 +29,6 @@ public final class DDPMScheduler extends AbstractScheduler {
         setSchedule(spacedTimesteps(timestepSpacing, n, true), DType.I64);
     }
 
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double timestep) {
-        return sample;
-    }
 
     private double previousTimestep(double t) {
         return t - numTrainTimesteps / numInferenceSteps;
@@ -65,15 +48,9 @@ public final class DDPMScheduler extends AbstractScheduler {
 
         float[] x = values(sample), e = values(modelOutput);
         int n = x.length;
-        float[] x0 = new float[n];
         float sqrtAlpha = sqrt(alphaProdT), sqrtBeta = sqrt(betaProdT);
-        switch (predictionType) {
-            case "epsilon" -> { for (int i = 0; i < n; i++) x0[i] = (x[i] - sqrtBeta * e[i]) / sqrtAlpha; }
-            case "sample" -> System.arraycopy(e, 0, x0, 0, n);
-            default -> { for (int i = 0; i < n; i++) x0[i] = sqrtAlpha * x[i] - sqrtBeta * e[i]; }
-        }
-        if (thresholding) x0 = thresholdSample(x0, sample.dim(0), dynamicThresholdingRatio, sampleMaxValue);
-        else if (clipSample) x0 = clamp(x0, clipSampleRange);
+        float[] x0 = predictX0(predictionType, sqrtAlpha, sqrtBeta, x, e);
+        x0 = clipping.apply(x0, sample.dim(0));
 
         float x0Coeff = sqrt(alphaProdTPrev) * currentBetaT / betaProdT;
         float sampleCoeff = sqrt(currentAlphaT) * betaProdTPrev / betaProdT;

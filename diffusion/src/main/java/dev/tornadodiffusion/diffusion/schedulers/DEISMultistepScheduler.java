@@ -48,17 +48,8 @@ public final class DEISMultistepScheduler extends MultistepScheduler {
     private float[] convertModelOutput(float[] e, float[] x, int batch) {
         float sigma = sigmas[stepIndex];
         float alphaT = alphaT(sigma), sigmaT = sigma * alphaT;
-        int n = x.length;
-        float[] x0 = new float[n];
-        switch (predictionType) {
-            case "epsilon" -> { for (int i = 0; i < n; i++) x0[i] = (x[i] - sigmaT * e[i]) / alphaT; }
-            case "sample" -> System.arraycopy(e, 0, x0, 0, n);
-            default -> { for (int i = 0; i < n; i++) x0[i] = alphaT * x[i] - sigmaT * e[i]; }
-        }
-        if (thresholding) x0 = thresholdSample(x0, batch, dynamicThresholdingRatio, sampleMaxValue);
-        float[] eps = new float[n];
-        for (int i = 0; i < n; i++) eps[i] = (x[i] - alphaT * x0[i]) / sigmaT;
-        return eps;
+        float[] x0 = clipping.apply(predictX0(predictionType, alphaT, sigmaT, x, e), batch);
+        return predictNoise(PredictionType.SAMPLE, alphaT, sigmaT, x, x0);
     }
 
     /** rho = sigma_t / alpha_t of sigmas[i]. */

@@ -72,7 +72,7 @@ public final class DPMSolverMultistepScheduler extends MultistepScheduler {
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
         // learned-variance models (DeepFloyd IF) output [noise, variance]: the noise is the first 3 channels
-        if (learnedVariance && predictionType.equals("epsilon")) modelOutput = modelOutput.narrow(1, 0, 3);
+        if (learnedVariance && predictionType == PredictionType.EPSILON) modelOutput = modelOutput.narrow(1, 0, 3);
         checkSameShape(modelOutput, sample, "DPMSolverMultistepScheduler.step");
         startStep(timestep);
         int n = timesteps.length;
@@ -98,27 +98,13 @@ public final class DPMSolverMultistepScheduler extends MultistepScheduler {
     private float[] convertModelOutput(float[] e, float[] x, int batch) {
         float sigma = sigmas[stepIndex];
         float alphaT = alphaT(sigma), sigmaT = sigma * alphaT;
-        int n = x.length;
         if (algorithmType.endsWith("dpmsolver++")) {
-            float[] x0 = new float[n];
-            switch (predictionType) {
-                case "epsilon" -> { for (int i = 0; i < n; i++) x0[i] = (x[i] - sigmaT * e[i]) / alphaT; }
-                case "sample" -> System.arraycopy(e, 0, x0, 0, n);
-                default -> { for (int i = 0; i < n; i++) x0[i] = alphaT * x[i] - sigmaT * e[i]; }
-            }
-            return thresholding ? thresholdSample(x0, batch, dynamicThresholdingRatio, sampleMaxValue) : x0;
+            return clipping.apply(predictX0(predictionType, alphaT, sigmaT, x, e), batch);
         }
-        float[] eps = new float[n];
-        switch (predictionType) {
-            case "epsilon" -> System.arraycopy(e, 0, eps, 0, n);
-            case "sample" -> { for (int i = 0; i < n; i++) eps[i] = (x[i] - alphaT * e[i]) / sigmaT; }
-            default -> { for (int i = 0; i < n; i++) eps[i] = alphaT * e[i] + sigmaT * x[i]; }
-        }
-        if (thresholding) {
-            float[] x0 = new float[n];
-            for (int i = 0; i < n; i++) x0[i] = (x[i] - sigmaT * eps[i]) / alphaT;
-            x0 = thresholdSample(x0, batch, dynamicThresholdingRatio, sampleMaxValue);
-            for (int i = 0; i < n; i++) eps[i] = (x[i] - alphaT * x0[i]) / sigmaT;
+        float[] eps = predictNoise(predictionType, alphaT, sigmaT, x, e);
+        if (clipping.thresholding()) {
+            float[] x0 = clipping.apply(predictX0(PredictionType.EPSILON, alphaT, sigmaT, x, eps), batch);
+            eps = predictNoise(PredictionType.SAMPLE, alphaT, sigmaT, x, x0);
         }
         return eps;
     }

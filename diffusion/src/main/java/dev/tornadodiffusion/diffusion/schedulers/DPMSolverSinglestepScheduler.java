@@ -41,7 +41,7 @@ public final class DPMSolverSinglestepScheduler extends MultistepScheduler {
         checkInferenceSteps(n);
         int clipped = lambdaClippedCount(lambdaMinClipped);
         // no timestep_spacing option: always linspace
-        double[] t = multistepTimesteps("linspace", numTrainTimesteps - clipped, n);
+        double[] t = multistepTimesteps(TimestepSpacing.LINSPACE, numTrainTimesteps - clipped, n);
         float[] trainSigmas = ScheduleMath.sigmas(alphasCumprod);
         double[] s;
         if (useKarrasSigmas) {
@@ -84,7 +84,7 @@ public final class DPMSolverSinglestepScheduler extends MultistepScheduler {
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
-        if (learnedRange && predictionType.equals("epsilon")) modelOutput = modelOutput.narrow(1, 0, 3);
+        if (learnedRange && predictionType == PredictionType.EPSILON) modelOutput = modelOutput.narrow(1, 0, 3);
         checkSameShape(modelOutput, sample, "DPMSolverSinglestepScheduler.step");
         startStep(timestep);
         float[] x = values(sample);
@@ -106,22 +106,8 @@ public final class DPMSolverSinglestepScheduler extends MultistepScheduler {
     private float[] convertModelOutput(float[] e, float[] x, int batch) {
         float sigma = sigmas[stepIndex];
         float alphaT = alphaT(sigma), sigmaT = sigma * alphaT;
-        int n = x.length;
-        float[] out = new float[n];
-        if (dataPrediction) {
-            switch (predictionType) {
-                case "epsilon" -> { for (int i = 0; i < n; i++) out[i] = (x[i] - sigmaT * e[i]) / alphaT; }
-                case "sample" -> System.arraycopy(e, 0, out, 0, n);
-                default -> { for (int i = 0; i < n; i++) out[i] = alphaT * x[i] - sigmaT * e[i]; }
-            }
-            return thresholding ? thresholdSample(out, batch, dynamicThresholdingRatio, sampleMaxValue) : out;
-        }
-        switch (predictionType) {
-            case "epsilon" -> System.arraycopy(e, 0, out, 0, n);
-            case "sample" -> { for (int i = 0; i < n; i++) out[i] = (x[i] - alphaT * e[i]) / sigmaT; }
-            default -> { for (int i = 0; i < n; i++) out[i] = alphaT * e[i] + sigmaT * x[i]; }
-        }
-        return out;
+        return dataPrediction ? clipping.apply(predictX0(predictionType, alphaT, sigmaT, x, e), batch)
+                : predictNoise(predictionType, alphaT, sigmaT, x, e);
     }
 
     /** From the group's sample at sigmas[stepIndex - 1] with the two model outputs of the group. */

@@ -9,11 +9,11 @@ import dev.tornadodiffusion.tensor.Tensor;
  * fresh noise of size sigma_up, so that sigma_down^2 + sigma_up^2 = sigma_next^2.
  */
 public final class EulerAncestralDiscreteScheduler extends SigmaScheduler {
-    private final String predictionType;
+    private final PredictionType predictionType;
 
     public EulerAncestralDiscreteScheduler(SchedulerConfig config) {
-        super(config, "linear", 0.0001, 0.02, true);
-        this.predictionType = predictionType("epsilon", "v_prediction");
+        super(config, BetaSchedule.Kind.LINEAR, 0.0001, 0.02, true);
+        this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.V_PREDICTION);
         if (rescaleBetasZeroSnr) alphasCumprod[alphasCumprod.length - 1] = 0x1p-24f;
     }
 

@@ -10,21 +10,21 @@ import dev.tornadodiffusion.tensor.Tensor;
  * the generator stream advances as upstream.
  */
 public final class EulerDiscreteScheduler extends SigmaScheduler {
-    private final String predictionType;
+    private final PredictionType predictionType;
     private final String interpolationType;
     private final boolean useKarrasSigmas;
     private final double sigmaMin, sigmaMax;
     private final boolean continuousTimesteps;
 
     public EulerDiscreteScheduler(SchedulerConfig config) {
-        super(config, "linear", 0.0001, 0.02, true);
-        this.predictionType = predictionType("epsilon", "v_prediction", "sample", "original_sample");
+        super(config, BetaSchedule.Kind.LINEAR, 0.0001, 0.02, true);
+        this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.V_PREDICTION, PredictionType.SAMPLE, PredictionType.ORIGINAL_SAMPLE);
         this.interpolationType = config.getChoice("interpolation_type", "linear", "linear", "log_linear");
         this.useKarrasSigmas = config.getBoolean("use_karras_sigmas", false);
         this.sigmaMin = config.getDouble("sigma_min", Double.NaN);
         this.sigmaMax = config.getDouble("sigma_max", Double.NaN);
         this.continuousTimesteps = config.getChoice("timestep_type", "discrete", "discrete", "continuous").equals("continuous")
-                && predictionType.equals("v_prediction");
+                && predictionType == PredictionType.V_PREDICTION;
         if (rescaleBetasZeroSnr) alphasCumprod[alphasCumprod.length - 1] = 0x1p-24f;
     }
 

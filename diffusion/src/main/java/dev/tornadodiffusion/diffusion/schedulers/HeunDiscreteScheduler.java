@@ -10,7 +10,7 @@ import dev.tornadodiffusion.tensor.Tensor;
  * averages the two slopes.
  */
 public final class HeunDiscreteScheduler extends SigmaScheduler {
-    private final String predictionType;
+    private final PredictionType predictionType;
     private final boolean useKarrasSigmas;
     private final boolean clipSample;
     private final float clipSampleRange;
@@ -20,8 +20,8 @@ public final class HeunDiscreteScheduler extends SigmaScheduler {
     private float[] firstSample;
 
     public HeunDiscreteScheduler(SchedulerConfig config) {
-        super(config, "linear", 0.00085, 0.012, false);
-        this.predictionType = predictionType("epsilon", "v_prediction", "sample");
+        super(config, BetaSchedule.Kind.LINEAR, 0.00085, 0.012, false);
+        this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.V_PREDICTION, PredictionType.SAMPLE);
         this.useKarrasSigmas = config.getBoolean("use_karras_sigmas", false);
         this.clipSample = config.getBoolean("clip_sample", false);
         this.clipSampleRange = (float) config.getDouble("clip_sample_range", 1.0);

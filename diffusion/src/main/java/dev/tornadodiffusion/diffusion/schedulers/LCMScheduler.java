@@ -13,24 +13,16 @@ public final class LCMScheduler extends AbstractScheduler {
     private static final float SIGMA_DATA = 0.5f;
 
     private final int originalInferenceSteps;
-    private final String predictionType;
-    private final boolean clipSample;
-    private final float clipSampleRange;
-    private final boolean thresholding;
-    private final double dynamicThresholdingRatio;
-    private final double sampleMaxValue;
+    private final PredictionType predictionType;
+    private final SampleClipping clipping;
     private final float timestepScaling;
     private final float finalAlphaCumprod;
 
     public LCMScheduler(SchedulerConfig config) {
-        super(config, "scaled_linear", 0.00085, 0.012, true);
+        super(config, BetaSchedule.Kind.SCALED_LINEAR, 0.00085, 0.012, true);
         this.originalInferenceSteps = config.getInt("original_inference_steps", 50);
-        this.predictionType = predictionType("epsilon", "sample", "v_prediction");
-        this.clipSample = config.getBoolean("clip_sample", false);
-        this.clipSampleRange = (float) config.getDouble("clip_sample_range", 1.0);
-        this.thresholding = config.getBoolean("thresholding", false);
-        this.dynamicThresholdingRatio = config.getDouble("dynamic_thresholding_ratio", 0.995);
-        this.sampleMaxValue = config.getDouble("sample_max_value", 1.0);
+        this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.SAMPLE, PredictionType.V_PREDICTION);
+        this.clipping = SampleClipping.read(config, false);
         this.timestepScaling = (float) config.getDouble("timestep_scaling", 10.0);
         this.finalAlphaCumprod = config.getBoolean("set_alpha_to_one", true) ? 1f : alphasCumprod[0];
         if (originalInferenceSteps < 1 || originalInferenceSteps > numTrainTimesteps)
@@ -53,15 +45,6 @@ public final class LCMScheduler extends AbstractScheduler {
         setSchedule(distilledTimesteps(n, originalInferenceSteps, strength), DType.I64);
     }
 
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double timestep) {
-        return sample;
-    }
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
@@ -82,15 +65,9 @@ public final class LCMScheduler extends AbstractScheduler {
 
         float[] x = values(sample), e = values(modelOutput);
         int n = x.length;
-        float[] x0 = new float[n];
         float sqrtAlpha = sqrt(alphaProdT), sqrtBeta = sqrt(betaProdT);
-        switch (predictionType) {
-            case "epsilon" -> { for (int i = 0; i < n; i++) x0[i] = (x[i] - sqrtBeta * e[i]) / sqrtAlpha; }
-            case "sample" -> System.arraycopy(e, 0, x0, 0, n);
-            default -> { for (int i = 0; i < n; i++) x0[i] = sqrtAlpha * x[i] - sqrtBeta * e[i]; }
-        }
-        if (thresholding) x0 = thresholdSample(x0, sample.dim(0), dynamicThresholdingRatio, sampleMaxValue);
-        else if (clipSample) x0 = clamp(x0, clipSampleRange);
+        float[] x0 = predictX0(predictionType, sqrtAlpha, sqrtBeta, x, e);
+        x0 = clipping.apply(x0, sample.dim(0));
 
         float[] denoised = new float[n];
         for (int i = 0; i < n; i++) denoised[i] = cOut * x0[i] + cSkip * x[i];

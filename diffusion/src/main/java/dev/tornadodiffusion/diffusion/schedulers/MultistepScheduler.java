@@ -12,13 +12,11 @@ import java.util.Optional;
  */
 abstract class MultistepScheduler extends AbstractScheduler {
     final int solverOrder;
-    final String predictionType;
-    final boolean thresholding;
-    final double dynamicThresholdingRatio;
-    final double sampleMaxValue;
+    final PredictionType predictionType;
+    final SampleClipping clipping;
     final boolean lowerOrderFinal;
     final boolean useKarrasSigmas;
-    final String timestepSpacing;
+    final TimestepSpacing timestepSpacing;
 
     /** float32, one per timestep plus the final sigma. */
     float[] sigmas = new float[0];
@@ -31,16 +29,14 @@ abstract class MultistepScheduler extends AbstractScheduler {
     }
 
     MultistepScheduler(SchedulerConfig config, boolean rescaleSupported, boolean defaultLowerOrderFinal) {
-        super(config, "linear", 0.0001, 0.02, rescaleSupported);
+        super(config, BetaSchedule.Kind.LINEAR, 0.0001, 0.02, rescaleSupported);
         this.solverOrder = config.getInt("solver_order", 2);
         if (solverOrder < 1) throw config.invalid("solver_order", "must be at least 1");
-        this.predictionType = predictionType("epsilon", "sample", "v_prediction");
-        this.thresholding = config.getBoolean("thresholding", false);
-        this.dynamicThresholdingRatio = config.getDouble("dynamic_thresholding_ratio", 0.995);
-        this.sampleMaxValue = config.getDouble("sample_max_value", 1.0);
+        this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.SAMPLE, PredictionType.V_PREDICTION);
+        this.clipping = SampleClipping.read(config, null);
         this.lowerOrderFinal = config.getBoolean("lower_order_final", defaultLowerOrderFinal);
         this.useKarrasSigmas = config.getBoolean("use_karras_sigmas", false);
-        this.timestepSpacing = timestepSpacing("linspace");
+        this.timestepSpacing = timestepSpacing(TimestepSpacing.LINSPACE);
         this.modelOutputs = new float[solverOrder][];
     }
 
@@ -134,26 +130,10 @@ abstract class MultistepScheduler extends AbstractScheduler {
         return Optional.of(Tensor.of(sigmas.clone(), sigmas.length));
     }
 
+    /** The solvers map a timestep that is not in the schedule to the last step. */
     @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double timestep) {
-        return sample;
-    }
-
-    /** Missing timesteps map to the last step, repeated ones to their second occurrence. */
-    @Override
-    int indexForTimestep(double t) {
-        int first = -1;
-        for (int i = 0; i < timesteps.length; i++) {
-            if (timesteps[i] != t) continue;
-            if (first >= 0) return i;
-            first = i;
-        }
-        return first >= 0 ? first : timesteps.length - 1;
+    int missingTimestepIndex(double t) {
+        return timesteps.length - 1;
     }
 
     @Override

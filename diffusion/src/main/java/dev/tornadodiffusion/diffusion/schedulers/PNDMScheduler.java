@@ -22,8 +22,8 @@ public final class PNDMScheduler extends AbstractScheduler {
     private static final int PRK_CALLS = 3 * PNDM_ORDER;
 
     private final boolean skipPrkSteps;
-    private final String predictionType;
-    private final String timestepSpacing;
+    private final PredictionType predictionType;
+    private final TimestepSpacing timestepSpacing;
     private final float finalAlphaCumprod;
 
     /** The Runge-Kutta part of the schedule (empty with skip_prk_steps). */
@@ -36,10 +36,10 @@ public final class PNDMScheduler extends AbstractScheduler {
     private float[] curSample;
 
     public PNDMScheduler(SchedulerConfig config) {
-        super(config, "linear", 0.0001, 0.02, false);
+        super(config, BetaSchedule.Kind.LINEAR, 0.0001, 0.02, false);
         this.skipPrkSteps = config.getBoolean("skip_prk_steps", false);
-        this.predictionType = predictionType("epsilon", "v_prediction");
-        this.timestepSpacing = timestepSpacing("leading");
+        this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.V_PREDICTION);
+        this.timestepSpacing = timestepSpacing(TimestepSpacing.LEADING);
         this.finalAlphaCumprod = config.getBoolean("set_alpha_to_one", false) ? 1f : alphasCumprod[0];
     }
 
@@ -81,15 +81,6 @@ public final class PNDMScheduler extends AbstractScheduler {
         curSample = null;
     }
 
-    @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double timestep) {
-        return sample;
-    }
 
     @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
@@ -167,7 +158,7 @@ public final class PNDMScheduler extends AbstractScheduler {
         float alphaProdTPrev = prevT >= 0 ? alphaCumprodAt(prevT) : finalAlphaCumprod;
         float betaProdT = 1 - alphaProdT, betaProdTPrev = 1 - alphaProdTPrev;
         int n = x.length;
-        if (predictionType.equals("v_prediction")) {
+        if (predictionType == PredictionType.V_PREDICTION) {
             float sqrtAlpha = sqrt(alphaProdT), sqrtBeta = sqrt(betaProdT);
             float[] eps = new float[n];
             for (int i = 0; i < n; i++) eps[i] = sqrtAlpha * e[i] + sqrtBeta * x[i];

@@ -10,14 +10,14 @@ import java.util.Optional;
  * {@code add_noise} is {@code original + sigma * noise}. Timesteps are float32 training timesteps.
  */
 abstract class SigmaScheduler extends AbstractScheduler {
-    final String timestepSpacing;
+    final TimestepSpacing timestepSpacing;
     /** float32, one per timestep plus the final 0. */
     float[] sigmas = new float[0];
 
-    SigmaScheduler(SchedulerConfig config, String defaultBetaSchedule, double defaultBetaStart, double defaultBetaEnd,
+    SigmaScheduler(SchedulerConfig config, BetaSchedule.Kind defaultBetaSchedule, double defaultBetaStart, double defaultBetaEnd,
                          boolean rescaleSupported) {
         super(config, defaultBetaSchedule, defaultBetaStart, defaultBetaEnd, rescaleSupported);
-        this.timestepSpacing = timestepSpacing("linspace");
+        this.timestepSpacing = timestepSpacing(TimestepSpacing.LINSPACE);
     }
 
     /** The float32 timesteps of the configured spacing (float64 values rounded to float32 as upstream does). */
@@ -38,7 +38,7 @@ abstract class SigmaScheduler extends AbstractScheduler {
         requireTimesteps();
         float max = Float.NEGATIVE_INFINITY;
         for (float s : sigmas) max = Math.max(max, s);
-        if (timestepSpacing.equals("linspace") || timestepSpacing.equals("trailing")) return max;
+        if (timestepSpacing == TimestepSpacing.LINSPACE || timestepSpacing == TimestepSpacing.TRAILING) return max;
         return sqrt(max * max + 1);
     }
 
@@ -65,12 +65,12 @@ abstract class SigmaScheduler extends AbstractScheduler {
     }
 
     /** Upstream's x0 estimate for epsilon and v prediction at noise level {@code sigma}. */
-    static float[] predictOriginal(String predictionType, float sigma, float[] x, float[] e) {
+    static float[] predictOriginal(PredictionType predictionType, float sigma, float[] x, float[] e) {
         int n = x.length;
         float[] x0 = new float[n];
         switch (predictionType) {
-            case "epsilon" -> { for (int i = 0; i < n; i++) x0[i] = x[i] - sigma * e[i]; }
-            case "v_prediction" -> {
+            case EPSILON -> { for (int i = 0; i < n; i++) x0[i] = x[i] - sigma * e[i]; }
+            case V_PREDICTION -> {
                 float c = -sigma / sqrt(sigma * sigma + 1);
                 float d = sigma * sigma + 1;
                 for (int i = 0; i < n; i++) x0[i] = e[i] * c + x[i] / d;

@@ -13,14 +13,14 @@ import dev.tornadodiffusion.tensor.Tensor;
  */
 public final class TCDScheduler extends AbstractScheduler {
     private final int originalInferenceSteps;
-    private final String predictionType;
+    private final PredictionType predictionType;
     private final float finalAlphaCumprod;
     private double eta = 0.3;
 
     public TCDScheduler(SchedulerConfig config) {
-        super(config, "scaled_linear", 0.00085, 0.012, true);
+        super(config, BetaSchedule.Kind.SCALED_LINEAR, 0.00085, 0.012, true);
         this.originalInferenceSteps = config.getInt("original_inference_steps", 50);
-        this.predictionType = predictionType("epsilon", "sample", "v_prediction");
+        this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.SAMPLE, PredictionType.V_PREDICTION);
         this.finalAlphaCumprod = config.getBoolean("set_alpha_to_one", true) ? 1f : alphasCumprod[0];
         if (originalInferenceSteps < 1 || originalInferenceSteps > numTrainTimesteps)
             throw config.invalid("original_inference_steps", "must be in [1, " + numTrainTimesteps + "], got " + originalInferenceSteps);
@@ -40,16 +40,6 @@ public final class TCDScheduler extends AbstractScheduler {
     }
 
     @Override
-    public float initNoiseSigma() {
-        return 1f;
-    }
-
-    @Override
-    public Tensor scaleModelInput(Tensor sample, double timestep) {
-        return sample;
-    }
-
-    @Override
     public SchedulerOutput step(Tensor modelOutput, double timestep, Tensor sample, NoiseSource generator) {
         checkSameShape(modelOutput, sample, "TCDScheduler.step");
         startStep(timestep);
@@ -65,24 +55,9 @@ public final class TCDScheduler extends AbstractScheduler {
         // 1. x0 and the noise from the model output
         float[] x = values(sample), e = values(modelOutput);
         int n = x.length;
-        float[] x0 = new float[n], eps = new float[n];
         float sqrtAlpha = sqrt(alphaProdT), sqrtBeta = sqrt(betaProdT);
-        switch (predictionType) {
-            case "epsilon" -> {
-                for (int i = 0; i < n; i++) x0[i] = (x[i] - sqrtBeta * e[i]) / sqrtAlpha;
-                System.arraycopy(e, 0, eps, 0, n);
-            }
-            case "sample" -> {
-                System.arraycopy(e, 0, x0, 0, n);
-                for (int i = 0; i < n; i++) eps[i] = (x[i] - sqrtAlpha * x0[i]) / sqrtBeta;
-            }
-            default -> {
-                for (int i = 0; i < n; i++) {
-                    x0[i] = sqrtAlpha * x[i] - sqrtBeta * e[i];
-                    eps[i] = sqrtAlpha * e[i] + sqrtBeta * x[i];
-                }
-            }
-        }
+        float[] x0 = predictX0(predictionType, sqrtAlpha, sqrtBeta, x, e);
+        float[] eps = predictNoise(predictionType, sqrtAlpha, sqrtBeta, x, e);
         // 2. the sample at the intermediate timestep s
         float sqrtAlphaS = sqrt(alphaProdS), sqrtBetaS = sqrt(betaProdS);
         float[] noised = new float[n];

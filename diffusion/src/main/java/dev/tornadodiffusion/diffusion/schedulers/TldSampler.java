@@ -94,13 +94,21 @@ public final class TldSampler {
         return rs;
     }
 
-    /** The guided x0: cfg * model(x, labels) + (1 - cfg) * model(x, zeros), both halves in one batch. */
+    /**
+     * The guided x0: cfg * model(x, labels) + (1 - cfg) * model(x, zeros), both halves in one batch, as ONE device
+     * call (the duplication and the guidance inside it); the raw output comes back too only for an observer.
+     */
     private Tensor predImage(Tensor x, Tensor labelsCfg, double noiseLevel, double cfg, int call, Consumer<Call> observer) {
         int n = x.dim(0);
         float[] levels = new float[2 * n];
         Arrays.fill(levels, (float) noiseLevel);
-        Tensor raw = model.predict(be.concat(0, x, x), Tensor.of(levels, 2 * n, 1), labelsCfg);
-        if (observer != null) observer.accept(new Call(call, noiseLevel, x, raw));
-        return be.add(be.scale(raw.narrow(0, 0, n), (float) cfg), be.scale(raw.narrow(0, n, n), (float) (1 - cfg)));
+        boolean raw = observer != null;
+        Tensor[] out = be.runAll(model, in -> {
+            Tensor pred = model.forward(be.concat(0, in[0], in[0]), in[1], in[2]);
+            Tensor x0 = be.add(be.scale(pred.narrow(0, 0, n), (float) cfg), be.scale(pred.narrow(0, n, n), (float) (1 - cfg)));
+            return raw ? new Tensor[]{x0, pred} : new Tensor[]{x0};
+        }, x, Tensor.of(levels, 2 * n, 1), labelsCfg);
+        if (raw) observer.accept(new Call(call, noiseLevel, x, out[1]));
+        return out[0];
     }
 }

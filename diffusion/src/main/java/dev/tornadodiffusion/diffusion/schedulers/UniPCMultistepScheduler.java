@@ -63,22 +63,8 @@ public final class UniPCMultistepScheduler extends MultistepScheduler {
     private float[] convertModelOutput(float[] e, float[] x, int batch) {
         float sigma = sigmas[stepIndex];
         float alphaT = alphaT(sigma), sigmaT = sigma * alphaT;
-        int n = x.length;
-        float[] out = new float[n];
-        if (predictX0) {
-            switch (predictionType) {
-                case "epsilon" -> { for (int i = 0; i < n; i++) out[i] = (x[i] - sigmaT * e[i]) / alphaT; }
-                case "sample" -> System.arraycopy(e, 0, out, 0, n);
-                default -> { for (int i = 0; i < n; i++) out[i] = alphaT * x[i] - sigmaT * e[i]; }
-            }
-            return thresholding ? thresholdSample(out, batch, dynamicThresholdingRatio, sampleMaxValue) : out;
-        }
-        switch (predictionType) {
-            case "epsilon" -> System.arraycopy(e, 0, out, 0, n);
-            case "sample" -> { for (int i = 0; i < n; i++) out[i] = (x[i] - alphaT * e[i]) / sigmaT; }
-            default -> { for (int i = 0; i < n; i++) out[i] = alphaT * e[i] + sigmaT * x[i]; }
-        }
-        return out;
+        if (predictX0) return clipping.apply(predictX0(predictionType, alphaT, sigmaT, x, e), batch);
+        return predictNoise(predictionType, alphaT, sigmaT, x, e);
     }
 
     /**

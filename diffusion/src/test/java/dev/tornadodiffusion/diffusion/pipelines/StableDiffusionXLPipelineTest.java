@@ -137,13 +137,13 @@ class StableDiffusionXLPipelineTest {
     @Test
     void timeIdsFollowDiffusers() throws IOException {
         try (StableDiffusionXLPipeline p = load(TinyFolders.fixture("pipeline-sdxl"))) {
-            GenerationRequest r = embedsRequest().cropsCoordsTopLeft(new int[]{4, 8}).negativeCropsCoordsTopLeft(new int[]{1, 2})
-                    .negativeOriginalSize(new int[]{32, 48}).negativeTargetSize(new int[]{40, 56}).build();
+            GenerationRequest r = embedsRequest().sizeConditioning(new GenerationRequest.SizeConditioning(null, new int[]{4, 8}, null,
+                    new int[]{32, 48}, new int[]{1, 2}, new int[]{40, 56}, 6f, 2.5f)).build();
             float[] txt = p.addTimeIds(r, 16, 24, 2, true, false).contiguousF32().array();
             assertArrayEquals(new float[]{32, 48, 1, 2, 40, 56, 16, 24, 4, 8, 16, 24, 32, 48, 1, 2, 40, 56, 16, 24, 4, 8, 16, 24}, txt);
             float[] img = p.addTimeIds(r, 16, 24, 2, true, true).contiguousF32().array();
             assertArrayEquals(new float[]{32, 48, 4, 8, 40, 56, 32, 48, 4, 8, 40, 56, 16, 24, 4, 8, 16, 24, 16, 24, 4, 8, 16, 24}, img);
-            float[] noCfg = p.addTimeIds(embedsRequest().originalSize(new int[]{1024, 768}).build(), 16, 24, 1, false, false).contiguousF32().array();
+            float[] noCfg = p.addTimeIds(embedsRequest().sizeConditioning(new GenerationRequest.SizeConditioning(new int[]{1024, 768}, null, null, null, null, null, 6f, 2.5f)).build(), 16, 24, 1, false, false).contiguousF32().array();
             assertArrayEquals(new float[]{1024, 768, 0, 0, 16, 24}, noCfg);
         }
     }

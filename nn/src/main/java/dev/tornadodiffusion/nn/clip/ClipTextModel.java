@@ -70,21 +70,12 @@ public final class ClipTextModel implements AutoCloseable {
         JsonConfig json = JsonConfig.read(folder.resolve("config.json"));
         boolean withProjection = Arrays.asList(json.getStringArray("architectures", new String[0])).contains("CLIPTextModelWithProjection");
         ClipTextConfig config = ClipTextConfig.from(json);
-        StateDict weights = ModelFiles.open(folder, variant);
-        try {
-            return load(config, weights, be, withProjection);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(ModelFiles.open(folder, variant), w -> load(config, w, be, withProjection));
     }
 
     /** The model over {@code weights} (strict: every key used); closing the model closes them. */
     public static ClipTextModel load(ClipTextConfig config, StateDict weights, Backend be, boolean withProjection) {
-        Params p = new Params(weights, be);
-        ClipTextModel model = new ClipTextModel(config, p, withProjection, weights);
-        p.checkAllUsed();
-        return model;
+        return Params.strict(weights, be, p -> new ClipTextModel(config, p, withProjection, weights));
     }
 
     /** Releases the weights {@link #load} opened. */

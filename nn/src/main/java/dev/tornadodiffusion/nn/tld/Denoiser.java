@@ -73,21 +73,12 @@ public final class Denoiser implements AutoCloseable {
      */
     public static Denoiser load(Path folder, Backend be) throws IOException {
         DenoiserConfig config = DenoiserConfig.from(JsonConfig.read(folder.resolve("config.json")));
-        StateDict weights = ModelFiles.open(folder);
-        try {
-            return load(config, weights, be);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(ModelFiles.open(folder), w -> load(config, w, be));
     }
 
     /** The model over {@code weights} (e.g. TLD's own state_dict.pth read by a torch-file reader); closing the model closes them. */
     public static Denoiser load(DenoiserConfig config, StateDict weights, Backend be) {
-        Params p = new Params(weights, be);
-        Denoiser model = new Denoiser(config, p, weights);
-        p.checkAllUsed();
-        return model;
+        return Params.strict(weights, be, p -> new Denoiser(config, p, weights));
     }
 
     /** Releases the weights {@link #load} opened. */

@@ -18,17 +18,15 @@ public final class CrossAttnDownBlock2D implements DownBlock {
     public final List<Transformer2DModel> attentions = new ArrayList<>();
     public final Downsample2D downsampler;
 
-    /** @param transformerLayers depth of each layer's Transformer2DModel */
-    public CrossAttnDownBlock2D(Params p, int numLayers, int[] transformerLayers, int inChannels, int outChannels,
-                                int tembChannels, boolean addDownsample, float resnetEps, int resnetGroups,
-                                int downsamplePadding, int crossAttentionDim, int numAttentionHeads, boolean useLinearProjection) {
-        for (int i = 0; i < numLayers; i++) {
-            resnets.add(new ResnetBlock2D(p.child("resnets").child(i), i == 0 ? inChannels : outChannels, outChannels,
-                    tembChannels, resnetGroups, resnetEps, 1f));
-            attentions.add(new Transformer2DModel(p.child("attentions").child(i), numAttentionHeads, outChannels / numAttentionHeads,
-                    outChannels, transformerLayers[i], crossAttentionDim, resnetGroups, useLinearProjection));
+    public CrossAttnDownBlock2D(Params p, UNetBlockConfig c) {
+        int out = c.out_channels();
+        for (int i = 0; i < c.num_layers(); i++) {
+            resnets.add(new ResnetBlock2D(p.child("resnets").child(i), i == 0 ? c.in_channels() : out, out,
+                    c.temb_channels(), c.resnet_groups(), c.resnet_eps(), 1f));
+            attentions.add(new Transformer2DModel(p.child("attentions").child(i), c.num_attention_heads(), out / c.num_attention_heads(),
+                    out, c.transformer_layers_per_block()[i], c.cross_attention_dim(), c.resnet_groups(), c.use_linear_projection()));
         }
-        this.downsampler = addDownsample ? new Downsample2D(p.child("downsamplers").child(0), outChannels, outChannels, downsamplePadding) : null;
+        this.downsampler = c.add_downsample() ? new Downsample2D(p.child("downsamplers").child(0), out, out, c.downsample_padding()) : null;
     }
 
     @Override

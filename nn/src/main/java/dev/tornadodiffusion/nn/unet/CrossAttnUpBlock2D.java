@@ -20,19 +20,17 @@ public final class CrossAttnUpBlock2D implements UpBlock {
     public final Upsample2D upsampler;
     private final Backend be;
 
-    /** Channel arguments as {@link UpBlock2D}; transformerLayers is the depth of each layer's Transformer2DModel. */
-    public CrossAttnUpBlock2D(Params p, int numLayers, int[] transformerLayers, int inChannels, int prevOutputChannels,
-                              int outChannels, int tembChannels, boolean addUpsample, float resnetEps, int resnetGroups,
-                              int crossAttentionDim, int numAttentionHeads, boolean useLinearProjection) {
-        for (int i = 0; i < numLayers; i++) {
-            int resSkipChannels = i == numLayers - 1 ? inChannels : outChannels;
-            int resnetInChannels = i == 0 ? prevOutputChannels : outChannels;
-            resnets.add(new ResnetBlock2D(p.child("resnets").child(i), resnetInChannels + resSkipChannels, outChannels,
-                    tembChannels, resnetGroups, resnetEps, 1f));
-            attentions.add(new Transformer2DModel(p.child("attentions").child(i), numAttentionHeads, outChannels / numAttentionHeads,
-                    outChannels, transformerLayers[i], crossAttentionDim, resnetGroups, useLinearProjection));
+    public CrossAttnUpBlock2D(Params p, UNetBlockConfig c) {
+        int n = c.num_layers(), out = c.out_channels();
+        for (int i = 0; i < n; i++) {
+            int resSkipChannels = i == n - 1 ? c.in_channels() : out;
+            int resnetInChannels = i == 0 ? c.prev_output_channel() : out;
+            resnets.add(new ResnetBlock2D(p.child("resnets").child(i), resnetInChannels + resSkipChannels, out,
+                    c.temb_channels(), c.resnet_groups(), c.resnet_eps(), 1f));
+            attentions.add(new Transformer2DModel(p.child("attentions").child(i), c.num_attention_heads(), out / c.num_attention_heads(),
+                    out, c.transformer_layers_per_block()[i], c.cross_attention_dim(), c.resnet_groups(), c.use_linear_projection()));
         }
-        this.upsampler = addUpsample ? new Upsample2D(p.child("upsamplers").child(0), outChannels, outChannels) : null;
+        this.upsampler = c.add_upsample() ? new Upsample2D(p.child("upsamplers").child(0), out, out) : null;
         this.be = p.backend();
     }
 

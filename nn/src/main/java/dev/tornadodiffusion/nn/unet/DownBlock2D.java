@@ -13,12 +13,12 @@ public final class DownBlock2D implements DownBlock {
     public final List<ResnetBlock2D> resnets = new ArrayList<>();
     public final Downsample2D downsampler;
 
-    public DownBlock2D(Params p, int numLayers, int inChannels, int outChannels, int tembChannels, boolean addDownsample,
-                       float resnetEps, int resnetGroups, int downsamplePadding) {
-        for (int i = 0; i < numLayers; i++)
-            resnets.add(new ResnetBlock2D(p.child("resnets").child(i), i == 0 ? inChannels : outChannels, outChannels,
-                    tembChannels, resnetGroups, resnetEps, 1f));
-        this.downsampler = addDownsample ? new Downsample2D(p.child("downsamplers").child(0), outChannels, outChannels, downsamplePadding) : null;
+    public DownBlock2D(Params p, UNetBlockConfig c) {
+        int out = c.out_channels();
+        for (int i = 0; i < c.num_layers(); i++)
+            resnets.add(new ResnetBlock2D(p.child("resnets").child(i), i == 0 ? c.in_channels() : out, out,
+                    c.temb_channels(), c.resnet_groups(), c.resnet_eps(), 1f));
+        this.downsampler = c.add_downsample() ? new Downsample2D(p.child("downsamplers").child(0), out, out, c.downsample_padding()) : null;
     }
 
     @Override

@@ -67,21 +67,16 @@ public final class UNet2DConditionModel implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             int inputChannel = outputChannel;
             outputChannel = channels[i];
-            boolean isFinal = i == n - 1;
             Params bp = p.child("down_blocks").child(i);
+            UNetBlockConfig bc = UNetBlockConfig.down(c, i, inputChannel, outputChannel);
             down_blocks.add(switch (c.down_block_types().get(i)) {
-                case "CrossAttnDownBlock2D" -> new CrossAttnDownBlock2D(bp, c.layers_per_block()[i], c.transformer_layers_per_block()[i],
-                        inputChannel, outputChannel, timeEmbedDim, !isFinal, c.norm_eps(), c.norm_num_groups(), c.downsample_padding(),
-                        c.cross_attention_dim()[i], c.num_attention_heads(i), c.use_linear_projection());
-                case "DownBlock2D" -> new DownBlock2D(bp, c.layers_per_block()[i], inputChannel, outputChannel, timeEmbedDim, !isFinal,
-                        c.norm_eps(), c.norm_num_groups(), c.downsample_padding());
+                case "CrossAttnDownBlock2D" -> new CrossAttnDownBlock2D(bp, bc);
+                case "DownBlock2D" -> new DownBlock2D(bp, bc);
                 default -> throw new IllegalArgumentException("down block type " + c.down_block_types().get(i));
             });
         }
 
-        this.mid_block = new UNetMidBlock2DCrossAttn(p.child("mid_block"), channels[n - 1], timeEmbedDim, c.norm_eps(), c.norm_num_groups(),
-                c.mid_block_scale_factor(), c.transformer_layers_per_block()[n - 1][0], c.num_attention_heads(n - 1),
-                c.cross_attention_dim()[n - 1], c.use_linear_projection());
+        this.mid_block = new UNetMidBlock2DCrossAttn(p.child("mid_block"), UNetBlockConfig.mid(c));
 
         int upsamplers = 0;
         outputChannel = channels[n - 1];
@@ -93,13 +88,10 @@ public final class UNet2DConditionModel implements AutoCloseable {
             int inputChannel = channels[Math.max(rev - 1, 0)];
             if (!isFinal) upsamplers++;
             Params bp = p.child("up_blocks").child(i);
-            int numLayers = c.layers_per_block()[rev] + 1;
+            UNetBlockConfig bc = UNetBlockConfig.up(c, i, inputChannel, prevOutputChannel, outputChannel);
             up_blocks.add(switch (c.up_block_types().get(i)) {
-                case "CrossAttnUpBlock2D" -> new CrossAttnUpBlock2D(bp, numLayers, c.up_transformer_layers(i), inputChannel, prevOutputChannel,
-                        outputChannel, timeEmbedDim, !isFinal, c.norm_eps(), c.norm_num_groups(),
-                        c.cross_attention_dim()[rev], c.num_attention_heads(rev), c.use_linear_projection());
-                case "UpBlock2D" -> new UpBlock2D(bp, numLayers, inputChannel, prevOutputChannel, outputChannel, timeEmbedDim, !isFinal,
-                        c.norm_eps(), c.norm_num_groups());
+                case "CrossAttnUpBlock2D" -> new CrossAttnUpBlock2D(bp, bc);
+                case "UpBlock2D" -> new UpBlock2D(bp, bc);
                 default -> throw new IllegalArgumentException("up block type " + c.up_block_types().get(i));
             });
         }
@@ -117,21 +109,12 @@ public final class UNet2DConditionModel implements AutoCloseable {
      */
     public static UNet2DConditionModel load(Path folder, Backend be, String variant) throws IOException {
         UNet2DConditionConfig config = readConfig(folder.resolve("config.json"));
-        StateDict weights = ModelFiles.open(folder, variant);
-        try {
-            return load(config, weights, be);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(ModelFiles.open(folder, variant), w -> load(config, w, be));
     }
 
     /** Builds the model over {@code weights} (diffusers key names, strict: every key used); closing the model closes them. */
     public static UNet2DConditionModel load(UNet2DConditionConfig config, StateDict weights, Backend be) {
-        Params p = new Params(weights, be);
-        UNet2DConditionModel model = new UNet2DConditionModel(config, p, weights);
-        p.checkAllUsed();
-        return model;
+        return Params.strict(weights, be, p -> new UNet2DConditionModel(config, p, weights));
     }
 
     public static UNet2DConditionConfig readConfig(Path configJson) throws IOException {
@@ -146,6 +129,11 @@ public final class UNet2DConditionModel implements AutoCloseable {
     /** With SDXL's text_time conditioning (both null for SD 1.x / 2.x). */
     public Tensor forward(Tensor sample, Tensor timestep, Tensor encoderHiddenStates, Tensor textEmbeds, Tensor timeIds) {
         return forward(sample, timestep, encoderHiddenStates, textEmbeds, timeIds, null, null);
+    }
+
+    /** {@link #forward(Tensor, Tensor, UNetConditioning)} as one device call (Backend.run). */
+    public Tensor predict(Tensor sample, Tensor timestep, UNetConditioning c) {
+        return be.run(this, x -> forward(x[0], x[1], c.bind(x, 2)), c.inputs(sample, timestep));
     }
 
     /** The noise prediction for {@code sample} under a pipeline's conditioning (see the full overload). */

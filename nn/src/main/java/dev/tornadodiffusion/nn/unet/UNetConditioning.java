@@ -12,14 +12,14 @@ import java.util.List;
  */
 public record UNetConditioning(Tensor encoderHiddenStates, Tensor textEmbeds, Tensor timeIds, Tensor timestepCond) {
 
-    /** The present parts in field order, as the inputs of a device call. */
-    public Tensor[] tensors() {
-        List<Tensor> out = new ArrayList<>(4);
-        for (Tensor t : new Tensor[]{encoderHiddenStates, textEmbeds, timeIds, timestepCond}) if (t != null) out.add(t);
+    /** The inputs of a device call: sample, timestep, then the present parts in field order (see {@link #bind}). */
+    public Tensor[] inputs(Tensor sample, Tensor timestep) {
+        List<Tensor> out = new ArrayList<>(6);
+        for (Tensor t : new Tensor[]{sample, timestep, encoderHiddenStates, textEmbeds, timeIds, timestepCond}) if (t != null) out.add(t);
         return out.toArray(Tensor[]::new);
     }
 
-    /** The same parts taken from {@code values} starting at {@code from} (the inputs {@link #tensors} gave, as a device call binds them). */
+    /** The same parts taken from {@code values} starting at {@code from} (the inputs {@link #inputs} gave, as a device call binds them). */
     public UNetConditioning bind(Tensor[] values, int from) {
         int i = from;
         Tensor ehs = values[i++];

@@ -10,13 +10,12 @@ public final class UNetMidBlock2DCrossAttn {
     public final ResnetBlock2D resnet0, resnet1;
     public final Transformer2DModel attention;
 
-    public UNetMidBlock2DCrossAttn(Params p, int inChannels, int tembChannels, float resnetEps, int resnetGroups,
-                                   float outputScaleFactor, int transformerLayers, int numAttentionHeads,
-                                   int crossAttentionDim, boolean useLinearProjection) {
-        this.resnet0 = new ResnetBlock2D(p.child("resnets").child(0), inChannels, inChannels, tembChannels, resnetGroups, resnetEps, outputScaleFactor);
-        this.attention = new Transformer2DModel(p.child("attentions").child(0), numAttentionHeads, inChannels / numAttentionHeads,
-                inChannels, transformerLayers, crossAttentionDim, resnetGroups, useLinearProjection);
-        this.resnet1 = new ResnetBlock2D(p.child("resnets").child(1), inChannels, inChannels, tembChannels, resnetGroups, resnetEps, outputScaleFactor);
+    public UNetMidBlock2DCrossAttn(Params p, UNetBlockConfig c) {
+        int ch = c.in_channels();
+        this.resnet0 = new ResnetBlock2D(p.child("resnets").child(0), ch, ch, c.temb_channels(), c.resnet_groups(), c.resnet_eps(), c.output_scale_factor());
+        this.attention = new Transformer2DModel(p.child("attentions").child(0), c.num_attention_heads(), ch / c.num_attention_heads(),
+                ch, c.transformer_layers_per_block()[0], c.cross_attention_dim(), c.resnet_groups(), c.use_linear_projection());
+        this.resnet1 = new ResnetBlock2D(p.child("resnets").child(1), ch, ch, c.temb_channels(), c.resnet_groups(), c.resnet_eps(), c.output_scale_factor());
     }
 
     public Tensor forward(Tensor hidden, Tensor temb, Tensor encoderHiddenStates) {

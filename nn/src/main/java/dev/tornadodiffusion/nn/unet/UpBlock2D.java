@@ -15,19 +15,16 @@ public final class UpBlock2D implements UpBlock {
     public final Upsample2D upsampler;
     private final Backend be;
 
-    /**
-     * @param inChannels         channels of the deepest skip this block takes (the last layer's)
-     * @param prevOutputChannels channels coming from the block below
-     */
-    public UpBlock2D(Params p, int numLayers, int inChannels, int prevOutputChannels, int outChannels, int tembChannels,
-                     boolean addUpsample, float resnetEps, int resnetGroups) {
-        for (int i = 0; i < numLayers; i++) {
-            int resSkipChannels = i == numLayers - 1 ? inChannels : outChannels;
-            int resnetInChannels = i == 0 ? prevOutputChannels : outChannels;
-            resnets.add(new ResnetBlock2D(p.child("resnets").child(i), resnetInChannels + resSkipChannels, outChannels,
-                    tembChannels, resnetGroups, resnetEps, 1f));
+    /** {@code c.in_channels()}: the deepest skip this block takes (the last layer's); {@code c.prev_output_channel()}: from the block below. */
+    public UpBlock2D(Params p, UNetBlockConfig c) {
+        int n = c.num_layers(), out = c.out_channels();
+        for (int i = 0; i < n; i++) {
+            int resSkipChannels = i == n - 1 ? c.in_channels() : out;
+            int resnetInChannels = i == 0 ? c.prev_output_channel() : out;
+            resnets.add(new ResnetBlock2D(p.child("resnets").child(i), resnetInChannels + resSkipChannels, out,
+                    c.temb_channels(), c.resnet_groups(), c.resnet_eps(), 1f));
         }
-        this.upsampler = addUpsample ? new Upsample2D(p.child("upsamplers").child(0), outChannels, outChannels) : null;
+        this.upsampler = c.add_upsample() ? new Upsample2D(p.child("upsamplers").child(0), out, out) : null;
         this.be = p.backend();
     }
 

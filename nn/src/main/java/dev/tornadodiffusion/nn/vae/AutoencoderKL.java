@@ -60,21 +60,12 @@ public final class AutoencoderKL implements AutoCloseable {
      */
     public static AutoencoderKL load(Path folder, Backend be, String variant) throws IOException {
         AutoencoderKLConfig config = AutoencoderKLConfig.from(JsonConfig.read(folder.resolve("config.json")));
-        StateDict weights = ModelFiles.open(folder, variant);
-        try {
-            return load(config, weights, be);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(ModelFiles.open(folder, variant), w -> load(config, w, be));
     }
 
     /** The model over {@code weights} (strict: every key used); closing the model closes them. */
     public static AutoencoderKL load(AutoencoderKLConfig config, StateDict weights, Backend be) {
-        Params p = new Params(weights, be);
-        AutoencoderKL vae = new AutoencoderKL(config, p, weights);
-        p.checkAllUsed();
-        return vae;
+        return Params.strict(weights, be, p -> new AutoencoderKL(config, p, weights));
     }
 
     /** Releases the weights {@link #load} opened. */

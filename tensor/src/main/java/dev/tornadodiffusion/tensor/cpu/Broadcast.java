@@ -8,19 +8,6 @@ import java.util.Arrays;
 final class Broadcast {
     private Broadcast() {}
 
-    static int[] shape(int[] a, int[] b) {
-        int r = Math.max(a.length, b.length);
-        int[] out = new int[r];
-        for (int i = 0; i < r; i++) {
-            int da = i < r - a.length ? 1 : a[i - (r - a.length)];
-            int db = i < r - b.length ? 1 : b[i - (r - b.length)];
-            if (da != db && da != 1 && db != 1)
-                throw new IllegalArgumentException("shapes " + Arrays.toString(a) + " and " + Arrays.toString(b) + " do not broadcast");
-            out[i] = Math.max(da, db);
-        }
-        return out;
-    }
-
     /** Element strides of {@code t} viewed with shape {@code out} (0 where broadcast). */
     static long[] strides(Tensor t, int[] out) {
         long[] st = new long[out.length];

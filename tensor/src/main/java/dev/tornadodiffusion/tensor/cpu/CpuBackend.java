@@ -17,7 +17,7 @@ public final class CpuBackend implements Backend {
         if (a.rank() < 2 || b.rank() < 2) throw new IllegalArgumentException("matmul needs rank >= 2: " + a + " @ " + b);
         int m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
         if (b.dim(-2) != k) throw new IllegalArgumentException("matmul shapes " + Arrays.toString(a.shape()) + " @ " + Arrays.toString(b.shape()));
-        int[] batch = Broadcast.shape(Arrays.copyOf(a.shape(), a.rank() - 2), Arrays.copyOf(b.shape(), b.rank() - 2));
+        int[] batch = Backend.broadcastShape(Arrays.copyOf(a.shape(), a.rank() - 2), Arrays.copyOf(b.shape(), b.rank() - 2));
         int[] outShape = Arrays.copyOf(batch, batch.length + 2);
         outShape[batch.length] = m;
         outShape[batch.length + 1] = n;
@@ -181,10 +181,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor timestepEmbedding(Tensor timesteps, int dim, boolean flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) {
         int n = (int) timesteps.numel(), half = dim / 2;
-        float[] freqs = new float[half];
-        float negLog = (float) -Math.log(maxPeriod);
-        float denom = half - downscaleFreqShift;
-        for (int i = 0; i < half; i++) freqs[i] = (float) Math.exp((negLog * i) / denom);
+        float[] freqs = Backend.timestepFrequencies(dim, downscaleFreqShift, maxPeriod);
         Tensor out = Tensor.zeros(n, dim);
         float[] o = out.array();
         for (int r = 0; r < n; r++) {

@@ -1,5 +1,6 @@
 package dev.tornadodiffusion.tensor.cpu;
 
+import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
@@ -94,7 +95,7 @@ final class Elementwise {
     }
 
     static Tensor binary(Tensor a, Tensor b, Binary op) {
-        int[] shape = Broadcast.shape(a.shape(), b.shape());
+        int[] shape = Backend.broadcastShape(a.shape(), b.shape());
         Tensor out = Tensor.zeros(shape);
         float[] dst = out.array();
         if (dst.length == 0) return out;

@@ -18,7 +18,7 @@ final class ScalarReference implements Backend {
     public Tensor matmul(Tensor a, Tensor b) {
         int m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
         if (b.dim(-2) != k) throw new IllegalArgumentException("matmul shapes");
-        int[] batch = Broadcast.shape(Arrays.copyOf(a.shape(), a.rank() - 2), Arrays.copyOf(b.shape(), b.rank() - 2));
+        int[] batch = Backend.broadcastShape(Arrays.copyOf(a.shape(), a.rank() - 2), Arrays.copyOf(b.shape(), b.rank() - 2));
         int[] shape = Arrays.copyOf(batch, batch.length + 2);
         shape[batch.length] = m;
         shape[batch.length + 1] = n;
@@ -192,7 +192,7 @@ final class ScalarReference implements Backend {
     private interface Op { float apply(float a, float b); }
 
     private static Tensor binary(Tensor a, Tensor b, Op f) {
-        int[] shape = Broadcast.shape(a.shape(), b.shape());
+        int[] shape = Backend.broadcastShape(a.shape(), b.shape());
         Tensor out = Tensor.zeros(shape);
         int[] idx = new int[shape.length];
         for (int i = 0; i < out.numel(); i++) {

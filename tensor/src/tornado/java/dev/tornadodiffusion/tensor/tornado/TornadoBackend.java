@@ -1,7 +1,6 @@
 package dev.tornadodiffusion.tensor.tornado;
 
 import dev.tornadodiffusion.tensor.Backend;
-import dev.tornadodiffusion.tensor.DType;
 import dev.tornadodiffusion.tensor.Tensor;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
@@ -251,7 +250,7 @@ public final class TornadoBackend implements Backend {
         check(a.rank() >= 2 && b.rank() >= 2, "matmul needs rank >= 2: " + a + " @ " + b);
         int m = a.dim(-2), k = a.dim(-1), n = b.dim(-1);
         check(b.dim(-2) == k, "matmul shapes " + Arrays.toString(a.shape()) + " @ " + Arrays.toString(b.shape()));
-        int[] batch = Views.broadcast(Arrays.copyOf(a.shape(), a.rank() - 2), Arrays.copyOf(b.shape(), b.rank() - 2));
+        int[] batch = Backend.broadcastShape(Arrays.copyOf(a.shape(), a.rank() - 2), Arrays.copyOf(b.shape(), b.rank() - 2));
         int[] out = Arrays.copyOf(batch, batch.length + 2);
         out[batch.length] = m;
         out[batch.length + 1] = n;
@@ -340,7 +339,7 @@ public final class TornadoBackend implements Backend {
     }
 
     private Tensor binary(Tensor a, Tensor b, int op) {
-        int[] shape = Views.broadcast(a.shape(), b.shape());
+        int[] shape = Backend.broadcastShape(a.shape(), b.shape());
         Ref ra = Ref.of(a, false), rb = Ref.of(b, false);
         Ref va = ra.view(0, shape, Views.broadcastStrides(ra.shape, ra.strides, shape));
         Ref vb = rb.view(0, shape, Views.broadcastStrides(rb.shape, rb.strides, shape));
@@ -400,11 +399,6 @@ public final class TornadoBackend implements Backend {
     }
 
     @Override
-    public Tensor cast(Tensor x, DType dtype) {
-        return x.pending() != null && dtype == DType.F32 ? contiguous(x) : x.to(dtype);
-    }
-
-    @Override
     public Tensor concat(int dim, Tensor... xs) {
         int rank = xs[0].rank();
         int d = dim < 0 ? dim + rank : dim;
@@ -454,12 +448,8 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Tensor timestepEmbedding(Tensor timesteps, int dim, boolean flipSinToCos, float downscaleFreqShift, float scale, float maxPeriod) {
-        int n = (int) timesteps.numel(), half = dim / 2;
-        // the frequencies exactly as the CPU backend computes them
-        float[] freqs = new float[half];
-        float negLog = (float) -Math.log(maxPeriod);
-        float denom = half - downscaleFreqShift;
-        for (int i = 0; i < half; i++) freqs[i] = (float) Math.exp((negLog * i) / denom);
+        int n = (int) timesteps.numel();
+        float[] freqs = Backend.timestepFrequencies(dim, downscaleFreqShift, maxPeriod);
         Ref t = Ref.of(timesteps, false);
         long[][] c = Views.coalesce(t.shape, t.strides);
         if (c[0].length != 1) t = gathered(timesteps);

@@ -55,20 +55,6 @@ final class Views {
         return out;
     }
 
-    /** NumPy broadcasting of two shapes. */
-    static int[] broadcast(int[] a, int[] b) {
-        int r = Math.max(a.length, b.length);
-        int[] out = new int[r];
-        for (int i = 0; i < r; i++) {
-            int da = i < r - a.length ? 1 : a[i - (r - a.length)];
-            int db = i < r - b.length ? 1 : b[i - (r - b.length)];
-            if (da != db && da != 1 && db != 1)
-                throw new IllegalArgumentException("shapes " + Arrays.toString(a) + " and " + Arrays.toString(b) + " do not broadcast");
-            out[i] = Math.max(da, db);
-        }
-        return out;
-    }
-
     /** Strides that read a view of {@code shape}/{@code strides} broadcast to {@code out} (0 where broadcast). */
     static long[] broadcastStrides(int[] shape, long[] strides, int[] out) {
         long[] st = new long[out.length];
