@@ -46,7 +46,9 @@ def setup_torch(torch, threads):
     """Sets the thread count and prints the torch version, threads and the BLAS in use."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS {loaded_blas()}")
+    # pip wheels of torch 2.x link MKL statically (no library to find in the process maps; numpy's OpenBLAS may be there).
+    blas = "MKL (linked into torch)" if torch.backends.mkl.is_available() else loaded_blas()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS {blas}")
 
 
 def loaded_blas():

@@ -67,7 +67,7 @@ final class BenchCommand implements Command {
         return "<" + String.join("|", WORKLOADS.keySet()) + "> [sizes | DIR] [--runs N] [--warmup N] [--device cpu] [--profile]: time a kernel or a model "
                 + "(gemm [N | M N K]; conv [--channels C --out C --size HW --batch B --kernel K --stride S --groups G]; "
                 + "attention [--tokens N --keys N --heads H --dim D --batch B --causal]; "
-                + "unet DIR|--random " + String.join("|", ModelBenchmarks.RANDOM_UNETS) + " [--latent N --batch B]; "
+                + "unet DIR|--random " + String.join("|", ModelBenchmarks.RANDOM_UNETS) + " [--latent N --batch B --tokens N (text tokens, 77)]; "
                 + "vae DIR|--random " + String.join("|", ModelBenchmarks.RANDOM_VAES) + " [--size PX --batch B] (decode); "
                 + "clip DIR|--random " + String.join("|", ModelBenchmarks.RANDOM_CLIPS) + " [--batch B]; "
                 + "tld DIR|--random " + String.join("|", ModelBenchmarks.RANDOM_TLDS) + " [--batch B]; "
@@ -125,7 +125,7 @@ final class BenchCommand implements Command {
         out.printf(Locale.ROOT, "%s %s on %s: best %.2f ms, median %.2f ms of %d runs, %.1f GFLOP/s%n",
                 pos.get(0), w.shape(), backend.name(), best, median, runs, gflops);
         recorders.forEach(r -> r.print(out, runs));
-        PeakFlops.Estimate peak = PeakFlops.measure();
+        PeakFlops.Estimate peak = PeakFlops.measure(pos.get(0).equals("gemm") && backend.name().equals("cpu") ? gflops : 0);
         out.printf(Locale.ROOT, "peak: %s%n", peak.how());
         if (gflops > peak.gflops()) out.println("note: above the measured peak: other processes were using the cores while the peak was measured");
         out.printf(Locale.ROOT, "GFLOP/s=%.1f peak=%.1f (%.1f%% of peak)%n", gflops, peak.gflops(), 100 * gflops / peak.gflops());

@@ -16,7 +16,8 @@ public final class Diffuse {
             new InspectCommand(),
             new ParityCommand(),
             new ServeCommand(),
-            new ConvertCommand()
+            new ConvertCommand(),
+            new TrainCommand()
     );
 
     public static void main(String[] argv) {

@@ -70,7 +70,7 @@ final class ModelBenchmarks {
         UNet2DConditionConfig c = unet.config;
         int batch = positive(a, "batch", 2), latent = positive(a, "latent", 32);
         Tensor sample = random(1, batch, c.in_channels(), latent, latent), t = Tensor.scalar(500);
-        Tensor context = random(2, batch, 77, c.cross_attention_dim()[0]);
+        Tensor context = random(2, batch, positive(a, "tokens", 77), c.cross_attention_dim()[0]);   // sdxs conditions on 1 token
         Tensor textEmbeds = null, timeIds = null;
         if (c.addition_embed_type() != null) {
             textEmbeds = random(3, batch, c.projection_class_embeddings_input_dim() - 6 * c.addition_time_embed_dim());

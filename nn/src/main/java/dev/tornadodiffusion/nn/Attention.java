@@ -35,4 +35,14 @@ public final class Attention {
         Tensor q = to_q.forward(hidden), k = to_k.forward(ctx), v = to_v.forward(ctx);
         return to_out.forward(be.attention(q, k, v, heads, false));
     }
+
+    /**
+     * Cross-attention over a context of ONE token: the softmax over a single key is exactly 1, so every query
+     * position gets {@code to_out(to_v(token))} whatever it is (to_q and to_k have no effect). context [B, 1, crossDim]
+     * -> [B, 1, queryDim], to be broadcast over the positions.
+     */
+    public Tensor forwardSingleToken(Tensor context) {
+        if (context.dim(1) != 1) throw new IllegalArgumentException("single-token cross-attention needs a context of 1 token, got " + context);
+        return to_out.forward(to_v.forward(context));
+    }
 }

@@ -28,7 +28,10 @@ public final class BasicTransformerBlock {
     /** hidden [B, N, dim], encoderHiddenStates [B, M, cross_attention_dim] -> [B, N, dim]. */
     public Tensor forward(Tensor hidden, Tensor encoderHiddenStates) {
         hidden = be.add(attn1.forward(norm1.forward(hidden), null), hidden);
-        hidden = be.add(attn2.forward(norm2.forward(hidden), encoderHiddenStates), hidden);
+        // one text token (sdxs): the attention weights are exactly 1, so norm2, to_q, to_k and the score pass are skipped
+        Tensor cross = encoderHiddenStates.dim(1) == 1 ? attn2.forwardSingleToken(encoderHiddenStates)
+                : attn2.forward(norm2.forward(hidden), encoderHiddenStates);
+        hidden = be.add(cross, hidden);
         return be.add(ff.forward(norm3.forward(hidden)), hidden);
     }
 }

@@ -37,7 +37,7 @@ public final class Transformer2DModel {
     /** x [B, C, H, W], encoderHiddenStates [B, M, cross_attention_dim] -> [B, C, H, W]. */
     public Tensor forward(Tensor x, Tensor encoderHiddenStates) {
         int b = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-        Tensor tokens = norm.forward(x).permute(0, 2, 3, 1).reshape(b, h * w, c);
+        Tensor tokens = be.contiguous(norm.forward(x).permute(0, 2, 3, 1)).reshape(b, h * w, c);
         tokens = proj_in.forward(tokens);
         for (BasicTransformerBlock block : transformer_blocks) tokens = block.forward(tokens, encoderHiddenStates);
         tokens = proj_out.forward(tokens);

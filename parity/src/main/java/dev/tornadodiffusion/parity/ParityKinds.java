@@ -32,7 +32,10 @@ public final class ParityKinds {
             Map.entry("pickle-hostile", PickleHostileParity::run),
             Map.entry("prompt-weighting", PromptWeightingParity::run),
             Map.entry("vae-tiny", VaeTinyParity::run),
-            Map.entry("pipeline-inpaint", InpaintParity::run)
+            Map.entry("pipeline-inpaint", InpaintParity::run),
+            Map.entry("xlmr-tokenizer", XlmrTokenizerParity::run),
+            Map.entry("xlmr-text", XlmrTextParity::run),
+            Map.entry("pipeline-sdxs", SdxsParity::run)
     );
 
     /** The runner of a kind, or null when that kind is not supported. */

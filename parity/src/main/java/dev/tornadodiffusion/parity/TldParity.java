@@ -1,5 +1,7 @@
 package dev.tornadodiffusion.parity;
 
+import dev.tornadodiffusion.diffusion.pipelines.Denoising;
+import dev.tornadodiffusion.diffusion.pipelines.Progress;
 import dev.tornadodiffusion.diffusion.schedulers.TldSampler;
 import dev.tornadodiffusion.nn.tld.Denoiser;
 import dev.tornadodiffusion.tensor.Backend;
@@ -42,7 +44,7 @@ public final class TldParity {
             String pre = "sampler/" + run + "/";
             TldSampler.Settings s = new TldSampler.Settings(base.class_guidance(), run.equals("ddpm_plus"), base.sharp_f(), base.bright_f());
             List<TldSampler.Call> calls = new ArrayList<>();
-            Tensor x0 = sampler.generate(c.input("sampler/initial_noise"), c.input("sampler/labels"), TldSampler.noiseLevels(nIter, exponent), s, calls::add);
+            Tensor x0 = Denoising.run(sampler.steps(c.input("sampler/labels"), TldSampler.noiseLevels(nIter, exponent), s, calls::add), c.input("sampler/initial_noise"), Progress.NONE);
             Tensor[] xt = new Tensor[calls.size()], raw = new Tensor[calls.size()];
             float[] levels = new float[calls.size()];
             for (TldSampler.Call k : calls) {

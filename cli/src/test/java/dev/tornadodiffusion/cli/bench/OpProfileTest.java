@@ -57,6 +57,18 @@ class OpProfileTest {
     }
 
     @Test
+    void aWholeForwardThroughRunCountsOnlyItsOperations() {
+        OpProfile p = new OpProfile(Backends.cpu());
+        Backend be = p.backend();
+        Tensor a = BenchData.random(3, 20, 30), b = BenchData.random(4, 30, 10);
+        p.reset();
+        be.run(this, in -> be.matmul(in[0], in[1]), a, b);
+        List<String> lines = printed(p, 1);
+        assertEquals("1", row(lines, "matmul").trim().split("\\s+")[1]);
+        assertTrue(lines.stream().noneMatch(l -> l.trim().startsWith("run")), String.join("\n", lines));
+    }
+
+    @Test
     void exceptionsFromTheBackendPassThroughUnwrapped() {
         Backend be = new OpProfile(Backends.cpu()).backend();
         assertThrows(IllegalArgumentException.class, () -> be.matmul(Tensor.zeros(2, 3), Tensor.zeros(4, 5)));

@@ -14,7 +14,7 @@ import java.util.zip.CRC32;
 import java.util.zip.DeflaterOutputStream;
 
 /**
- * 8-bit RGB PNG with tEXt chunks: the generation settings go in a chunk named "parameters",
+ * 8-bit RGB PNG with tEXt (Latin-1) or iTXt (UTF-8) chunks: the generation settings go in a chunk named "parameters",
  * the convention other Stable Diffusion tools read.
  */
 public final class Png {
@@ -50,13 +50,22 @@ public final class Png {
         d.write(new byte[]{8, 2, 0, 0, 0});  // 8 bits, RGB, deflate, adaptive filtering, no interlace
         chunk(png, "IHDR", ihdr.toByteArray());
         for (Map.Entry<String, String> e : text.entrySet()) {
-            // tEXt is Latin-1; characters outside it become '?', which keeps the chunk valid.
-            byte[] kv = (e.getKey() + "\0" + e.getValue()).getBytes(StandardCharsets.ISO_8859_1);
-            chunk(png, "tEXt", kv);
+            // tEXt is Latin-1; other text (a Russian or Chinese prompt) goes in an uncompressed UTF-8 iTXt chunk, as PIL writes it
+            if (StandardCharsets.ISO_8859_1.newEncoder().canEncode(e.getValue()))
+                chunk(png, "tEXt", (e.getKey() + "\0" + e.getValue()).getBytes(StandardCharsets.ISO_8859_1));
+            else
+                chunk(png, "iTXt", concat(e.getKey().getBytes(StandardCharsets.ISO_8859_1), new byte[]{0, 0, 0, 0, 0}, e.getValue().getBytes(StandardCharsets.UTF_8)));
         }
         chunk(png, "IDAT", raw.toByteArray());
         chunk(png, "IEND", new byte[0]);
         return png.toByteArray();
+    }
+
+    /** keyword, NUL, compression flag 0, method 0, empty language tag NUL, empty translated keyword NUL, then the text. */
+    private static byte[] concat(byte[]... parts) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (byte[] p : parts) out.writeBytes(p);
+        return out.toByteArray();
     }
 
     /** As diffusers' numpy_to_pil: (v * 255).round() in float32, numpy rounding half to even. */

@@ -6,6 +6,7 @@ import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
 
 import java.util.Arrays;
+import java.util.function.Consumer;
 
 /**
  * One step's noise prediction with classifier-free guidance, as ONE device call ({@link Backend#run}): the latent
@@ -20,10 +21,10 @@ record GuidedPrediction(Backend be, UNet2DConditionModel unet, UNetConditioning 
 
     /**
      * The guided noise prediction for {@code latentModelInput} (already scaled by the scheduler) at timestep
-     * {@code t} ([1] tensor); hands the raw UNet output to {@code progress} when it asks for it.
+     * {@code t} ([1] tensor); hands the raw UNet output to {@code rawOutput} unless it is null.
      */
-    Tensor predict(Tensor latentModelInput, Tensor t, int step, Progress progress) {
-        boolean rescale = doCfg && guidanceRescale > 0, raw = progress.wantsModelOutput();
+    Tensor predict(Tensor latentModelInput, Tensor t, Consumer<Tensor> rawOutput) {
+        boolean rescale = doCfg && guidanceRescale > 0, raw = rawOutput != null;
         Tensor[] out = be.runAll(unet, x -> {
             Tensor noise = unet.forward(doCfg ? be.concat(0, x[0], x[0]) : x[0], x[1], conditioning.bind(x, 2));
             if (!doCfg) return new Tensor[]{noise};
@@ -34,7 +35,7 @@ record GuidedPrediction(Backend be, UNet2DConditionModel unet, UNetConditioning 
             if (rescale) return new Tensor[]{guided, text};
             return raw ? new Tensor[]{guided, noise} : new Tensor[]{guided};
         }, conditioning.inputs(latentModelInput, t));
-        if (raw) progress.modelOutput(step, out[out.length - 1]);
+        if (raw) rawOutput.accept(out[out.length - 1]);
         return rescale ? rescaleNoiseCfg(out[0], out[1]) : out[0];
     }
 

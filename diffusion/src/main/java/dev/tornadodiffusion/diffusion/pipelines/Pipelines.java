@@ -31,6 +31,7 @@ public final class Pipelines {
     private Pipelines() {}
 
     static Pipeline load(Path dir, Backend be, LoadOptions options) throws IOException {
+        if (SdxsPipeline.isSdxsFolder(dir)) return SdxsPipeline.load(dir, be, options, null);   // the sdxs card loads components one by one
         Path index = dir.resolve("model_index.json");
         if (!Files.isRegularFile(index))
             throw new IllegalArgumentException(dir + " is not a pipeline folder: it has no model_index.json");

@@ -53,7 +53,7 @@ import java.util.stream.Stream;
  * vae_scale_factor and the sampler settings are optional; the defaults above are TLD's inference defaults
  * (generate_image_from_text). A request's steps, guidance and sampler ("dpm++2m" or "ddim") override n_iter,
  * class_guidance and use_ddpm_plus. Images are {@code image_size * 2^(vae levels - 1)} pixels square.
- * {@link Progress#step} receives the x_t each model call starts from.
+ * {@link Progress#step} receives the x_t each model call ends at (the final x0 after the last).
  */
 public final class TLDPipeline implements Pipeline {
     final Path folder;
@@ -163,15 +163,8 @@ public final class TLDPipeline implements Pipeline {
         int n = labels.dim(0), s = denoiser.config.image_size();
         Tensor noise = r.latents() != null ? r.latents() : new TorchGenerator(r.seed()).randn(n, denoiser.config.n_channels(), s, s);
 
-        double[] levels = TldSampler.noiseLevels(steps, exponent);
-        progress.stage("denoise: " + levels.length + " steps");
-        long[] t0 = {System.nanoTime()};
-        Tensor x0 = new TldSampler(denoiser, be).generate(noise, labels, levels, new TldSampler.Settings(guidance, ddpmPlus, sharp_f, bright_f), call -> {
-            progress.modelOutput(call.index() + 1, call.model_out_raw());
-            long now = System.nanoTime();
-            progress.step(call.index() + 1, levels.length, (now - t0[0]) / 1e9, call.x_t());
-            t0[0] = now;
-        });
+        TldSampler.Settings settings = new TldSampler.Settings(guidance, ddpmPlus, sharp_f, bright_f);
+        Tensor x0 = Denoising.run(new TldSampler(denoiser, be).steps(labels, TldSampler.noiseLevels(steps, exponent), settings, null), noise, progress);
 
         progress.stage("vae decode");
         Tensor images = ImageTensors.fromDecoded(decodeRaw(x0));

@@ -1,6 +1,5 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
-import dev.tornadodiffusion.diffusion.NoiseSource;
 import dev.tornadodiffusion.diffusion.TorchGenerator;
 import dev.tornadodiffusion.diffusion.image.ImageTensors;
 import dev.tornadodiffusion.diffusion.schedulers.Samplers;
@@ -15,7 +14,7 @@ import dev.tornadodiffusion.tensor.Tensor;
 
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.concurrent.CancellationException;
+import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -24,8 +23,8 @@ import java.util.function.Supplier;
  *   <li>encode the prompt ({@link #encodePrompt}: what differs between SD and SDXL);</li>
  *   <li>prepare the latents: seeded noise (text-to-image), or the encoded init image noised to the first timestep
  *       / the latents an earlier run stopped at (image-to-image, the refiner hand-off);</li>
- *   <li>denoise: per timestep one {@link GuidedPrediction} (one device call), then the scheduler step on the host,
- *       with progress and cancellation;</li>
+ *   <li>denoise ({@link Denoising#run}): per timestep one {@link GuidedPrediction} (one device call), then the
+ *       scheduler step on the host ({@link SchedulerSteps}), with progress and cancellation;</li>
  *   <li>decode with the VAE and post-process to images, with the settings as the PNG's "parameters" text.</li>
  * </ol>
  * One rule for each cross-cutting behaviour: an image-to-image request that leaves no denoising step is an error;
@@ -143,7 +142,8 @@ public abstract class UNetPipeline implements Pipeline {
         // 3. denoise
         GuidedPrediction prediction = new GuidedPrediction(be, unet, conditioning(prompt, r, height, width, doCfg, img2img, guidance),
                 guidance, r.guidanceRescale(), doCfg);
-        latents = denoise(s, timesteps, latents, prediction, inpainting, gen, progress);
+        BiConsumer<Integer, Tensor> inputs = progress.wantsModelOutput() ? (i, in) -> progress.modelInput(i + 1, in) : null;
+        latents = Denoising.run(new SchedulerSteps(be, s, timesteps, prediction, gen, inpainting, inputs), latents, withPreviews(progress));
 
         // 4. decode
         progress.stage(tinyVae == null ? "vae decode" : "taesd decode");
@@ -244,26 +244,25 @@ public abstract class UNetPipeline implements Pipeline {
                     + (img2img ? " (check requires_aesthetics_score in model_index.json)" : ""));
     }
 
-    /** The denoising loop: guided prediction (one device call), scheduler step (host), progress; cancellable between steps. */
-    private Tensor denoise(Scheduler s, Tensor timesteps, Tensor latents, GuidedPrediction prediction, Inpainting inpainting,
-                           NoiseSource gen, Progress progress) {
-        int n = (int) timesteps.numel();
-        progress.stage("denoise: " + n + " steps");
-        for (int i = 0; i < n; i++) {
-            if (progress.cancelled()) throw new CancellationException("cancelled before step " + (i + 1) + " of " + n);
-            long t0 = System.nanoTime();
-            double t = Scheduler.exactValue(timesteps, i);
-            Tensor input = s.scaleModelInput(latents, t);
-            if (inpainting != null) input = inpainting.modelInput(be, input);
-            if (progress.wantsModelOutput()) progress.modelInput(i + 1, input);
-            Tensor noise = prediction.predict(input, timesteps.narrow(0, i, 1), i + 1, progress);
-            latents = s.step(noise, t, latents, gen).prevSample();
-            if (inpainting != null) latents = inpainting.afterStep(be, s, latents, timesteps, i);
-            progress.step(i + 1, n, (System.nanoTime() - t0) / 1e9, latents);
-            if (progress.previewEvery() > 0 && ((i + 1) % progress.previewEvery() == 0 || i + 1 == n))
-                progress.preview(i + 1, ImageTensors.fromDecoded(tinyVae == null ? decodeRaw(latents) : decodeTiny(latents)));
-        }
-        return latents;
+    /** {@code progress} that also receives a quick decode of the latents every {@link Progress#previewEvery} steps and after the last. */
+    private Progress withPreviews(Progress progress) {
+        if (progress.previewEvery() <= 0) return progress;
+        return new Progress() {
+            @Override public void stage(String name) { progress.stage(name); }
+            @Override public boolean wantsModelOutput() { return progress.wantsModelOutput(); }
+            @Override public void modelInput(int step, Tensor input) { progress.modelInput(step, input); }
+            @Override public void modelOutput(int step, Tensor output) { progress.modelOutput(step, output); }
+            @Override public boolean cancelled() { return progress.cancelled(); }
+            @Override public int previewEvery() { return progress.previewEvery(); }
+            @Override public void preview(int step, Tensor images) { progress.preview(step, images); }
+
+            @Override
+            public void step(int step, int total, double secondsPerStep, Tensor latents) {
+                progress.step(step, total, secondsPerStep, latents);
+                if (step % progress.previewEvery() == 0 || step == total)
+                    progress.preview(step, ImageTensors.fromDecoded(tinyVae == null ? decodeRaw(latents) : decodeTiny(latents)));
+            }
+        };
     }
 
     /** unet.config.sample_size (or {@link #defaultSampleSize}) * vae_scale_factor, as diffusers. */

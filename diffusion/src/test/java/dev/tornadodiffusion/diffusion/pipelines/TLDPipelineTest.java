@@ -35,7 +35,7 @@ class TLDPipelineTest {
 
             Tensor label = p.encodePrompt(PROMPT);
             Tensor noise = new TorchGenerator(2024).randn(1, 4, 8, 8);
-            Tensor x0 = new TldSampler(p.denoiser, BE).generate(noise, label, TldSampler.noiseLevels(5, 1), new TldSampler.Settings(3, true, 0, 0), null);
+            Tensor x0 = Denoising.run(new TldSampler(p.denoiser, BE).steps(label, TldSampler.noiseLevels(5, 1), new TldSampler.Settings(3, true, 0, 0), null), noise, Progress.NONE);
             assertEquals(0, maxAbs(BE.sub(r.latents(), x0)));
             Tensor decoded = p.vae.decode(BE.scale(x0, 8f));
             assertEquals(0, maxAbs(BE.sub(r.images(), ImageTensors.fromDecoded(decoded))));

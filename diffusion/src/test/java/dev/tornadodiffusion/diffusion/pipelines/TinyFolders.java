@@ -1,10 +1,16 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
 import dev.tornadodiffusion.diffusion.Fixtures;
+import dev.tornadodiffusion.tensor.Tensor;
+import dev.tornadodiffusion.weights.Safetensors;
+import dev.tornadodiffusion.weights.SafetensorsWriter;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
 
 /** Small pipeline folders assembled from the reference fixtures' random-weight models. */
 final class TinyFolders {
@@ -86,6 +92,34 @@ final class TinyFolders {
                  "tokenizer": ["transformers", "CLIPTokenizer"], "vae": ["diffusers", "AutoencoderKL"],
                  "vae_scale_factor": 8, "sampler": %s}
                 """.formatted(sampler));
+        return dir;
+    }
+
+    /**
+     * A folder laid out like AiArtLab/sdxs: pipeline-sdxs's UNet (cross_attention_dim 24), 16-channel VAE and DDPM
+     * scheduler (no model_index.json: the card loads components one by one), tokenizer/ = xlmr-tokenizer, and
+     * text_encoder/ laid out like mexma-siglip: one file with the xlmr-text tower as text_model.*, a [24, 32]
+     * text_projector and vision tensors, config.json with the tower's config as text_config.
+     */
+    static Path sdxs(Path dir) throws IOException {
+        Path sdxs = fixture("pipeline-sdxs");
+        copy(sdxs.resolve("unet"), dir.resolve("unet"), "config.json", "diffusion_pytorch_model.safetensors");
+        copy(sdxs.resolve("vae"), dir.resolve("vae"), "config.json", "diffusion_pytorch_model.safetensors");
+        copy(sdxs.resolve("scheduler"), dir.resolve("scheduler"), "scheduler_config.json");
+        copy(fixture("xlmr-tokenizer"), dir.resolve("tokenizer"), "tokenizer.json", "tokenizer_config.json");
+        Path te = Files.createDirectories(dir.resolve("text_encoder"));
+        Map<String, Tensor> all = new LinkedHashMap<>();
+        try (Safetensors tower = Safetensors.open(fixture("xlmr-text").resolve("model.safetensors"))) {
+            for (String k : tower.keys()) all.put("text_model." + k, tower.get(k).contiguous());
+        }
+        Random r = new Random(14);
+        float[] proj = new float[24 * 32], patch = new float[8 * 3 * 2 * 2];
+        for (int i = 0; i < proj.length; i++) proj[i] = (float) (r.nextGaussian() / Math.sqrt(32));
+        all.put("text_projector.weight", Tensor.of(proj, 24, 32));
+        all.put("vision_model.embeddings.patch_embedding.weight", Tensor.of(patch, 8, 3, 2, 2));
+        SafetensorsWriter.write(te.resolve("model.safetensors"), all);
+        Files.writeString(te.resolve("config.json"), "{\"model_type\": \"mexma-siglip\", \"text_config\": "
+                + Files.readString(fixture("xlmr-text").resolve("config.json")) + "}");
         return dir;
     }
 

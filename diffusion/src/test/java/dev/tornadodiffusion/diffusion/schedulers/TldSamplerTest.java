@@ -1,5 +1,7 @@
 package dev.tornadodiffusion.diffusion.schedulers;
 
+import dev.tornadodiffusion.diffusion.pipelines.Denoising;
+import dev.tornadodiffusion.diffusion.pipelines.Progress;
 import dev.tornadodiffusion.diffusion.Fixtures;
 import dev.tornadodiffusion.nn.tld.Denoiser;
 import dev.tornadodiffusion.tensor.Backend;
@@ -33,8 +35,8 @@ class TldSamplerTest {
         try (Denoiser model = Denoiser.load(DIR, BE); Safetensors in = Safetensors.open(DIR.resolve("inputs.safetensors"))) {
             TldSampler s = new TldSampler(model, BE);
             double[] levels = TldSampler.noiseLevels(2, 1.0);
-            Tensor plain = s.generate(in.get("sampler/initial_noise"), in.get("sampler/labels"), levels, new TldSampler.Settings(3, false, 0, 0), null);
-            Tensor shifted = s.generate(in.get("sampler/initial_noise"), in.get("sampler/labels"), levels, new TldSampler.Settings(3, false, 0.1f, 0.2f), null);
+            Tensor plain = Denoising.run(s.steps(in.get("sampler/labels"), levels, new TldSampler.Settings(3, false, 0, 0), null), in.get("sampler/initial_noise"), Progress.NONE);
+            Tensor shifted = Denoising.run(s.steps(in.get("sampler/labels"), levels, new TldSampler.Settings(3, false, 0.1f, 0.2f), null), in.get("sampler/initial_noise"), Progress.NONE);
             Tensor diff = BE.sub(shifted, plain);
             for (int c = 0; c < 4; c++) {
                 float expected = c == 3 ? 0.1f : c == 0 ? 0.2f : 0f;

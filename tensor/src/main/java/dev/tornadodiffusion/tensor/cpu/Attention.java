@@ -87,45 +87,37 @@ final class Attention {
      * running max (kept scaled), replaces scores by {@code exp(score * scale - max)}, adds them to the
      * running sums and rescales the output accumulated so far. With a causal mask, key {@code j} is hidden
      * from query lane {@code i} when {@code j + shift > i} ({@code shift} = first key - first query).
-     * Scaling commutes with the max (scale > 0), so the first pass only reads.
+     * Scaling commutes with the max (scale > 0), so the first pass only reads. The two vectors of query
+     * lanes are independent and go one at a time through {@link #softmaxHalf}, so that C2 inlines exp: with
+     * four copies of it in one method it passed its node budget, and exp's vectors were boxed on every call.
      */
     private static void softmaxStep(float[] st, int keys, float scale, int shift, float[] max, float[] sum, float[] ot) {
+        softmaxHalf(st, keys, scale, shift, 0, IOTA, max, sum, ot);
+        softmaxHalf(st, keys, scale, shift, V, IOTA_HI, max, sum, ot);
+    }
+
+    /** {@link #softmaxStep} for the query lanes {@code half..half+V-1}, whose lane indices are {@code iota}. */
+    private static void softmaxHalf(float[] st, int keys, float scale, int shift, int half, FloatVector iota, float[] max, float[] sum, float[] ot) {
         boolean causal = shift != Integer.MIN_VALUE;
         FloatVector ninf = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), zero = FloatVector.zero(S);
-        FloatVector r0 = ninf, r1 = ninf;
+        FloatVector r = ninf;
         for (int j = 0; j < keys; j++) {
-            FloatVector x0 = FloatVector.fromArray(S, st, j * NR), x1 = FloatVector.fromArray(S, st, j * NR + V);
-            if (causal && j + shift > 0) {
-                x0 = x0.blend(ninf, IOTA.compare(VectorOperators.LT, j + shift));
-                x1 = x1.blend(ninf, IOTA_HI.compare(VectorOperators.LT, j + shift));
-            }
-            r0 = r0.max(x0);
-            r1 = r1.max(x1);
+            FloatVector x = FloatVector.fromArray(S, st, j * NR + half);
+            if (causal && j + shift > 0) x = x.blend(ninf, iota.compare(VectorOperators.LT, j + shift));
+            r = r.max(x);
         }
-        FloatVector old0 = FloatVector.fromArray(S, max, 0), old1 = FloatVector.fromArray(S, max, V);
-        FloatVector m0 = old0.max(r0.mul(scale)), m1 = old1.max(r1.mul(scale));
-        FloatVector c0 = VectorMath.exp(old0.sub(m0)), c1 = VectorMath.exp(old1.sub(m1));
-        FloatVector vs = FloatVector.broadcast(S, scale), n0 = m0.neg(), n1 = m1.neg(), s0 = zero, s1 = zero;
+        FloatVector old = FloatVector.fromArray(S, max, half), m = old.max(r.mul(scale));
+        FloatVector vs = FloatVector.broadcast(S, scale), n = m.neg(), s = zero;
         for (int j = 0; j < keys; j++) {
-            FloatVector e0 = VectorMath.exp(FloatVector.fromArray(S, st, j * NR).fma(vs, n0));
-            FloatVector e1 = VectorMath.exp(FloatVector.fromArray(S, st, j * NR + V).fma(vs, n1));
-            if (causal && j + shift > 0) {
-                e0 = e0.blend(zero, IOTA.compare(VectorOperators.LT, j + shift));
-                e1 = e1.blend(zero, IOTA_HI.compare(VectorOperators.LT, j + shift));
-            }
-            e0.intoArray(st, j * NR);
-            e1.intoArray(st, j * NR + V);
-            s0 = s0.add(e0);
-            s1 = s1.add(e1);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(S, st, j * NR + half).fma(vs, n));
+            if (causal && j + shift > 0) e = e.blend(zero, iota.compare(VectorOperators.LT, j + shift));
+            e.intoArray(st, j * NR + half);
+            s = s.add(e);
         }
-        m0.intoArray(max, 0);
-        m1.intoArray(max, V);
-        FloatVector.fromArray(S, sum, 0).fma(c0, s0).intoArray(sum, 0);
-        FloatVector.fromArray(S, sum, V).fma(c1, s1).intoArray(sum, V);
-        for (int d = 0; d < ot.length; d += NR) {
-            FloatVector.fromArray(S, ot, d).mul(c0).intoArray(ot, d);
-            FloatVector.fromArray(S, ot, d + V).mul(c1).intoArray(ot, d + V);
-        }
+        FloatVector c = VectorMath.exp(old.sub(m));   // rescales what was summed under the old max
+        m.intoArray(max, half);
+        FloatVector.fromArray(S, sum, half).fma(c, s).intoArray(sum, half);
+        for (int d = half; d < ot.length; d += NR) FloatVector.fromArray(S, ot, d).mul(c).intoArray(ot, d);
     }
 
     private static float[] iota() {

@@ -11,9 +11,9 @@ import java.util.Arrays;
  * {@code C[M,N] = A[M,K] · B[K,N] (+ C)}, A and B any 2-D views (transposed strides, F16/BF16 weights).
  *
  * <p>GotoBLAS structure. The depth K is cut into even blocks of at most {@link #KC}. Panels of B
- * (KC x NR, columns interleaved) and of A (MR x KC, rows interleaved) are packed into contiguous
- * buffers, widening F16/BF16 to F32 on the way, so weights are never copied whole; a row-major F32 A
- * (activations) is read in place. Then tiles of C are computed on all cores by a register-blocked
+ * (KC x NR, columns interleaved) and of A (MR x KC: rows one after another when A's rows are contiguous,
+ * else interleaved) are packed into contiguous buffers, widening F16/BF16 to F32 on the way, so weights are
+ * never copied whole; a row-major F32 A on the heap (activations) is read in place. Then tiles of C are computed on all cores by a register-blocked
  * MR x NR micro-kernel (12 vector accumulators, fma): per depth block, each A micro-panel stays in L1
  * while the tile's B panels stream from L2. One parallel phase packs, one computes: two barriers per
  * block of {@link #PACKED} floats, which matters on a machine whose cores are shared.
@@ -71,11 +71,15 @@ public final class Gemm {
         int[] depth = new int[kBlocks + 1];
         for (int kb = 0; kb <= kBlocks; kb++) depth[kb] = (int) ((long) kb * k / kBlocks);
         TensorOperand direct = a instanceof TensorOperand t && t.rowMajorF32() ? t : null;
+        // An A whose rows are contiguous (weights of any dtype, mapped or not) is packed row by row, and the kernel
+        // reads its panels as it reads a row-major A in place; a transposing pack cost as much as the multiply for
+        // the 8x8 and 4x4 UNet convolutions, whose 1280-2560-channel weights are packed again on every call.
+        TensorOperand aRows = a instanceof TensorOperand t && t.depthContiguous() ? t : null;
         int mcB = Math.min(m, Math.max(MR, PACKED / k / MR * MR)), ncB = Math.min(n, Math.max(NR, PACKED / k / NR * NR));
         Buffers buf = BUFFERS.get().ensure((direct == null ? roundUp(mcB, MR) : MR) * k, roundUp(ncB, NR) * k);
         for (int jc = 0; jc < n; jc += ncB) {
             for (int ic = 0; ic < m; ic += mcB) {
-                Block blk = new Block(a, b, direct, depth, ic, Math.min(mcB, m - ic), jc, Math.min(ncB, n - jc), buf.a, buf.b);
+                Block blk = new Block(a, b, direct, aRows, depth, ic, Math.min(mcB, m - ic), jc, Math.min(ncB, n - jc), buf.a, buf.b);
                 blk.pack(direct == null ? (mcB < m || jc == 0) : blk.mc % MR != 0, ic == 0);
                 blk.multiply(c, cOffset + ic * ldc + jc, ldc, accumulate);
             }
@@ -83,7 +87,7 @@ public final class Gemm {
     }
 
     /** Rows [ic, ic+mc) x columns [jc, jc+nc) of C over all of K: its packed panels and how tiles use them. */
-    private record Block(Operand a, Operand b, TensorOperand direct, int[] depth, int ic, int mc, int jc, int nc, float[] ap, float[] bp) {
+    private record Block(Operand a, Operand b, TensorOperand direct, TensorOperand aRows, int[] depth, int ic, int mc, int jc, int nc, float[] ap, float[] bp) {
         int mPanels() { return ceilDiv(mc, MR); }
         int nPanels() { return ceilDiv(nc, NR); }
 
@@ -101,7 +105,8 @@ public final class Gemm {
                     int unit = isA ? u : u - aUnits, kb = unit % kBlocks, panel = unit / kBlocks, pc = depth[kb], kc = depth[kb + 1] - pc;
                     if (isA) {
                         int ip = aFirst + panel;
-                        a.pack(ic + ip * MR, Math.min(MR, mc - ip * MR), pc, kc, ap, aPanel(ip, kb), MR);
+                        if (aRows != null) aRows.packRows(ic + ip * MR, Math.min(MR, mc - ip * MR), pc, kc, ap, aPanel(ip, kb), MR);
+                        else a.pack(ic + ip * MR, Math.min(MR, mc - ip * MR), pc, kc, ap, aPanel(ip, kb), MR);
                     } else {
                         b.pack(jc + panel * NR, Math.min(NR, nc - panel * NR), pc, kc, bp, pc * roundUp(nc, NR) + panel * NR * kc, NR);
                     }
@@ -139,7 +144,8 @@ public final class Gemm {
                             int i = ip * MR, rows = Math.min(MR, mc - i);
                             boolean inPlace = aDirect != null && rows == MR;
                             float[] as = inPlace ? aDirect : ap;
-                            int ao = inPlace ? direct.offset(ic + i, pc) : aPanel(ip, kb), aStep = inPlace ? 1 : MR, aRow = inPlace ? lda : 1;
+                            int ao = inPlace ? direct.offset(ic + i, pc) : aPanel(ip, kb);
+                            int aStep = inPlace || aRows != null ? 1 : MR, aRow = inPlace ? lda : aRows != null ? kc : 1;
                             for (int jp = tj * tn; jp < jp1; jp++) {
                                 int j = jp * NR, cols = Math.min(NR, nc - j), bo = pc * nPad + jp * NR * kc;
                                 if (rows == MR && cols == NR) {

@@ -144,7 +144,7 @@ final class Norms {
         int i = 0;
         for (; i <= len - V; i += V) {
             FloatVector v = FloatVector.fromArray(S, src, at + i).sub(vh).sub(vl).fma(va, vb);
-            if (silu) v = v.div(VectorMath.exp(v.neg()).add(1f));
+            if (silu) v = VectorMath.silu(v);
             v.intoArray(dst, at + i);
         }
         for (; i < len; i++) {

@@ -54,6 +54,31 @@ final class TensorOperand implements Gemm.Operand {
 
     int laneStride() { return (int) laneStride; }
 
+    /** True when every lane is a contiguous run along depth (row-major A, transposed B): {@link #packRows} applies. */
+    boolean depthContiguous() { return depthStride == 1; }
+
+    /**
+     * Copies lanes {@code [lane0, lane0+lanes)} x depth {@code [depth0, depth0+depth)} lane by lane:
+     * {@code dst[off + l*depth + p]}, zero-filling lanes {@code lanes..width-1}. Each lane is one contiguous
+     * copy (F32: a bulk copy; F16/BF16: a widening loop), where the depth-major {@link #pack} transposes element
+     * by element: weights as GEMM's A operand are packed this way. Needs {@link #depthContiguous}.
+     */
+    void packRows(int lane0, int lanes, int depth0, int depth, float[] dst, int off, int width) {
+        long start = base + lane0 * laneStride + depth0;
+        for (int l = 0; l < lanes; l++) {
+            long s = start + l * laneStride;
+            int d = off + l * depth;
+            if (heap != null) System.arraycopy(heap, (int) s, dst, d, depth);
+            else switch (dtype) {
+                case F32 -> MemorySegment.copy(seg, F32, s * 4, dst, d, depth);
+                case F16 -> { for (int p = 0; p < depth; p++) dst[d + p] = Float.float16ToFloat(seg.get(I16, (s + p) * 2)); }
+                case BF16 -> { for (int p = 0; p < depth; p++) dst[d + p] = Float.intBitsToFloat(seg.get(I16, (s + p) * 2) << 16); }
+                default -> { for (int p = 0; p < depth; p++) dst[d + p] = dtype.read(seg, s + p); }
+            }
+        }
+        Arrays.fill(dst, off + lanes * depth, off + width * depth, 0f);
+    }
+
     /** Array index of element (lane, depth) of a heap operand. */
     int offset(int lane, int depth) { return (int) (base + lane * laneStride + depth * depthStride); }
 

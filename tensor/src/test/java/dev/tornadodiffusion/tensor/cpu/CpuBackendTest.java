@@ -132,6 +132,26 @@ class CpuBackendTest {
     }
 
     @Test
+    void weightsInMappedMemoryArePackedRowByRow() {
+        // Off-heap F32/F16 weights (as memory-mapped files give them): A panels packed lane by lane, with a partial
+        // last panel (OC % 6 != 0), several depth blocks (K > 256) and, for the 4x4 map, all images in one GEMM.
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
+            for (DType dt : new DType[]{DType.F32, DType.F16}) {
+                Tensor heapW = rand(r, 23, 64, 3, 3).to(dt);
+                java.lang.foreign.MemorySegment seg = arena.allocate(heapW.segment().byteSize(), 64);
+                seg.copyFrom(heapW.segment());
+                Tensor w = Tensor.wrap(seg, dt, 23, 64, 3, 3), x = rand(r, 2, 64, 4, 4), big = rand(r, 1, 64, 33, 33);
+                assertClose("conv2d mapped " + dt, ref.conv2d(x, heapW, null, 1, 1, 1), cpu.conv2d(x, w, null, 1, 1, 1), 1e-5, gemmTol(576));
+                assertClose("conv2d mapped " + dt + " 33x33", ref.conv2d(big, heapW, null, 1, 1, 1), cpu.conv2d(big, w, null, 1, 1, 1), 1e-5, gemmTol(576));
+                Tensor lw = w.reshape(23, 576), rows = rand(r, 1, 5, 576);
+                assertClose("linear mapped " + dt, ref.linear(rows, lw, null), cpu.linear(rows, lw, null), 1e-5, gemmTol(576));
+                assertClose("matmul mapped " + dt, ref.matmul(lw, rows.reshape(5, 576).transpose(0, 1)),
+                        cpu.matmul(lw, rows.reshape(5, 576).transpose(0, 1)), 1e-5, gemmTol(576));
+            }
+        }
+    }
+
+    @Test
     void conv2dRejectsMismatchedShapes() {
         Tensor x = rand(r, 1, 4, 5, 5);
         assertThrows(IllegalArgumentException.class, () -> cpu.conv2d(x, rand(r, 2, 3, 3, 3), null, 1, 1, 1));
@@ -209,6 +229,16 @@ class CpuBackendTest {
             assertClose("quickGelu", ref.quickGelu(t), cpu.quickGelu(t), 1e-6, 1e-7);
             assertClose("scale", ref.scale(t, -0.37f), cpu.scale(t, -0.37f), 0, 0);
         }
+    }
+
+    @Test
+    void floatGeluAgreesWithTheDoubleReferenceOnADenseGrid() {
+        // The float-lane erfc loses accuracy where it is steepest: -6..6 in steps of about 1e-4.
+        float[] v = new float[120_000];
+        for (int i = 0; i < v.length; i++) v[i] = -6f + 12f * i / (v.length - 1);
+        Tensor x = Tensor.of(v, v.length);
+        assertClose("gelu", ref.gelu(x), cpu.gelu(x), 1e-6, 1e-7);
+        assertClose("geluTanh", ref.geluTanh(x), cpu.geluTanh(x), 1e-6, 1e-7);
     }
 
     @Test

@@ -40,6 +40,10 @@ final class Plan implements AutoCloseable {
     final TornadoExecutionPlan execution;
     final int graphs, tasks;
     final long constantBytes, poolBytes;
+    /** What the plan copies between host and device ({@link Transfers}), and the name it is counted under. */
+    Transfers.PerPlan transfers = new Transfers.PerPlan(0, 0, 0, 0, 0, 0);
+    String label;
+    private boolean executed;
 
     private Plan(TornadoExecutionPlan execution, int graphs, int tasks, long constantBytes, long poolBytes) {
         this.execution = execution;
@@ -80,6 +84,7 @@ final class Plan implements AutoCloseable {
         ImmutableTaskGraph[] graphs = new ImmutableTaskGraph[segments.size()];
         int tasks = 0;
         long constants = 0;
+        Transfers.PerPlan moved = new Transfers.PerPlan(0, 0, 0, 0, 0, 0);
         for (int k = 0; k < segments.size(); k++) {
             Builder pb = new Builder(name + "_" + k, launch, grids);
             List<Object> consumed = new ArrayList<>(), persisted = new ArrayList<>(), toHost = new ArrayList<>(), every = new ArrayList<>();
@@ -106,12 +111,16 @@ final class Plan implements AutoCloseable {
             if (!every.isEmpty()) pb.graph.transferToDevice(DataTransferMode.EVERY_EXECUTION, every.toArray());
             if (!persisted.isEmpty()) pb.graph.persistOnDevice(persisted.toArray());
             if (!toHost.isEmpty()) pb.graph.transferToHost(DataTransferMode.EVERY_EXECUTION, toHost.toArray());
+            moved = moved.plus(Transfers.PerPlan.of(every, toHost, first));
             graphs[k] = pb.graph.snapshot();
             tasks += pb.tasks;
         }
         TornadoExecutionPlan plan = new TornadoExecutionPlan(graphs);
         plan.withGridScheduler(grids);
-        return new Plan(plan, graphs.length, tasks, constants, pool);
+        Plan p = new Plan(plan, graphs.length, tasks, constants, pool);
+        p.transfers = moved;
+        p.label = name;
+        return p;
     }
 
     private static void touch(Map<Object, int[]> span, Object buffer, int k) {
@@ -159,6 +168,8 @@ final class Plan implements AutoCloseable {
 
     /** Runs the graphs in order, each on its own, so that each hands its device buffers to the next. */
     void execute() {
+        Transfers.count(label, transfers, !executed);
+        executed = true;
         if (graphs == 1) execution.execute();
         else for (int k = 0; k < graphs; k++) execution.withGraph(k).execute();
     }

@@ -64,6 +64,9 @@ public final class TornadoBackend implements Backend {
     /** Forward passes recorded (and kept for replay). */
     synchronized int recordedPlans() { return plans.size(); }
 
+    /** Host<->device copies of every plan execution so far ({@code -Dtd.tornado.stats} prints them). */
+    public Transfers.Totals transfers() { return Transfers.totals(); }
+
     /** One-op plans of eager mode. */
     synchronized int eagerPlans() { return eager.size(); }
 
@@ -94,6 +97,7 @@ public final class TornadoBackend implements Backend {
             Tensor[] results = record(rec, forward, inputs);
             rec.classify(first, inputs);
             rec.build(valuesOf(results), launch);
+            rec.plan.label = model.getClass().getSimpleName() + " " + rec.name;
             Tensor[] out = rec.execute(rec.recordedBindings(), results);
             plans.put(key, rec);
             System.err.printf("tornado: recorded %s on %s: %d ops -> %d tasks, %.1f MB constants, %.1f MB activations; record, compile and first run %.1f s%n",
@@ -177,6 +181,7 @@ public final class TornadoBackend implements Backend {
             Tensor result = rec.append(op, shape);
             for (Leaf l : rec.leaves.values()) l.perCall = l.storage.heap();
             rec.build(List.of(op.out), launch);
+            rec.plan.label = "eager " + op.getClass().getSimpleName() + " " + rec.name;
             eager.put(key, rec);
             if (eager.size() > EAGER_PLANS) {
                 var oldest = eager.entrySet().iterator().next();
