@@ -1,10 +1,12 @@
 package dev.tornadodiffusion.cli;
 
+import dev.tornadodiffusion.diffusion.image.Png;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationResult;
 import dev.tornadodiffusion.diffusion.pipelines.LoadOptions;
 import dev.tornadodiffusion.diffusion.pipelines.Pipeline;
 import dev.tornadodiffusion.diffusion.pipelines.Progress;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 import dev.tornadodiffusion.tensor.Backends;
 import dev.tornadodiffusion.tensor.Tensor;
 
@@ -24,11 +26,15 @@ final class GenerateCommand implements Command {
     @Override
     public String usage() {
         return "--prompt TEXT [--model DIR (models/tiny-sd)] [--negative TEXT] [--steps N (model's: 50 SD)] [--guidance G (7.5 SD, 5 SDXL)]"
-                + " [--sampler " + String.join("|", Samplers.forPipeline("").stream().map(Samplers.Sampler::id).toList()) + " (the folder's scheduler)]"
-                + " [--seed N (-1: random, the default)] [--width W --height H (the model's size)] [--batch N (1)] [--init-image IMAGE --strength S (0.8)]"
-                + " [--guidance-rescale F (0)] [--clip-skip N (0)] [--unet FILE] [--lora FILE[:SCALE][,FILE[:SCALE]...]] [--variant fp16]"
+                + " [--sampler NAME (the folder's scheduler; names below)]"
+                + " [--seed N (-1: random, the default)] [--width W --height H (the model's size)] [--batch N (1)] [--init-image IMAGE [--mask IMAGE] --strength S (0.8; 1 with a mask)]"
+                + " [--guidance-rescale F (0)] [--clip-skip N (0)] [--unet FILE|DIR] [--lora FILE[:SCALE][,FILE[:SCALE]...]] [--vae-tiny DIR] [--preview-every N] [--literal-prompt] [--variant fp16]"
                 + " [--refiner DIR --denoising-end F (0.8)] [--device cpu|tornado] [--out FILE.png|.jpg (out/DATE-TIME-SEED-I.png)] [--overwrite]"
-                + " [--from-png FILE (its recorded settings; later options win)]";
+                + " [--from-png FILE (its recorded settings; later options win)]" + "\n"
+                + "  prompts: A1111 emphasis ((word), (word:1.3), [word], BREAK) and any length (75-token chunks); --literal-prompt: as written\n"
+                + "  --mask: white = repaint (an inpainting UNet, or a normal one keeping the rest); strength defaults to 1 there\n"
+                + "  --vae-tiny: a TAESD folder for a fast final decode and the previews (--preview-every N writes OUT-preview.png)\n"
+                + "  samplers: " + String.join(", ", Samplers.names()) + "; add \" Karras\" or \"-karras\" for Karras sigmas";
     }
 
     @Override
@@ -36,7 +42,7 @@ final class GenerateCommand implements Command {
         argv = InfoText.expand(argv);
         Args a = new Args(argv, Set.of("prompt", "model", "negative", "steps", "guidance", "sampler", "seed", "width", "height",
                 "batch", "init-image", "strength", "unet", "lora", "variant", "device", "out", "guidance-rescale", "clip-skip",
-                "refiner", "denoising-end"), Set.of("overwrite"));
+                "refiner", "denoising-end", "mask", "vae-tiny", "preview-every"), Set.of("overwrite", "literal-prompt"));
         if (!a.positional().isEmpty()) throw new UsageException("unexpected argument '" + a.positional().get(0) + "'");
         if (!a.has("prompt")) throw new UsageException("--prompt is required");
         Path model = Path.of(a.get("model", DEFAULT_MODEL.toString()));
@@ -58,8 +64,16 @@ final class GenerateCommand implements Command {
                 .width(a.has("width") ? a.getInt("width", 0) : null)
                 .height(a.has("height") ? a.getInt("height", 0) : null)
                 .batch(a.getInt("batch", 1))
-                .strength(a.getFloat("strength", 0.8f));
+                .literalPrompt(a.has("literal-prompt"))
+                // diffusers' inpainting pipelines start from pure noise unless told otherwise
+                .strength(a.getFloat("strength", a.has("mask") ? 1f : 0.8f));
+        if (a.has("mask") && !a.has("init-image")) throw new UsageException("--mask needs --init-image (the image to inpaint)");
         if (a.has("init-image")) rb.initImage(Images.read(Path.of(a.get("init-image", null))));
+        if (a.has("mask")) rb.mask(Images.read(Path.of(a.get("mask", null))));
+        int previewEvery = a.getInt("preview-every", 0);
+        if (previewEvery < 0) throw new UsageException("--preview-every must be at least 1, got " + previewEvery);
+        if (a.has("vae-tiny") && !Files.isDirectory(Path.of(a.get("vae-tiny", null))))
+            throw new UsageException("--vae-tiny " + a.get("vae-tiny", null) + " is not a folder (a diffusers AutoencoderTiny / TAESD folder)");
         // with a refiner the base stops at denoising_end (0.8 unless given) and the refiner continues from there
         if (a.has("denoising-end") || a.has("refiner")) rb.denoisingEnd(a.getFloat("denoising-end", 0.8f));
         GenerationRequest request;
@@ -71,7 +85,8 @@ final class GenerateCommand implements Command {
 
         List<LoadOptions.Lora> loras = new ArrayList<>();
         if (a.has("lora")) for (String spec : a.get("lora", "").split(",")) loras.add(parseLora(spec.trim()));
-        LoadOptions options = new LoadOptions(a.get("variant", null), a.has("unet") ? Path.of(a.get("unet", null)) : null, loras);
+        LoadOptions options = new LoadOptions(a.get("variant", null), a.has("unet") ? Path.of(a.get("unet", null)) : null, loras,
+                a.has("vae-tiny") ? Path.of(a.get("vae-tiny", null)) : null);
 
         var backend = Backends.get(a.get("device", "cpu"));
         if (randomWeights(model))
@@ -82,7 +97,7 @@ final class GenerateCommand implements Command {
         try (Pipeline pipeline = Pipeline.load(model, backend, options)) {
             System.err.printf("generate: %s on %s (loaded in %.1f s)%n", pipeline.description(), backend.name(), (System.nanoTime() - t0) / 1e9);
             if (randomSeed) System.err.println("generate: seed " + seed + " (random)");
-            result = pipeline.generate(request, new ConsoleProgress());
+            result = pipeline.generate(request, new ConsoleProgress(previewEvery, previewPath(outs.getFirst())));
             // the base's settings, with what its text cannot know: LoRAs, --unet, the refiner and where it took over
             parameters = InfoText.withLoad(result.parameters(), options, a.get("refiner", null), request.handoff().denoisingEnd());
             if (a.has("refiner")) {
@@ -120,11 +135,42 @@ final class GenerateCommand implements Command {
         return new LoadOptions.Lora(Path.of(spec), 1f);
     }
 
-    /** Step i/N, s/it and the ETA ({@link MovingEta}) on stderr. */
+    /** {@code out.png} -> {@code out-preview.png}. */
+    static Path previewPath(Path out) {
+        String name = out.getFileName().toString();
+        String base = name.endsWith(".png") ? name.substring(0, name.length() - 4) : name;
+        return out.resolveSibling(base + "-preview.png");
+    }
+
+    /** Step i/N, s/it and the ETA ({@link MovingEta}) on stderr; every {@code previewEvery} steps the first image so far to {@code previewFile}. */
     static final class ConsoleProgress implements Progress {
         private final MovingEta eta = new MovingEta();
+        private final int previewEvery;
+        private final Path previewFile;
+
+        ConsoleProgress() {
+            this(0, null);
+        }
+
+        ConsoleProgress(int previewEvery, Path previewFile) {
+            this.previewEvery = previewEvery;
+            this.previewFile = previewFile;
+        }
 
         @Override public void stage(String name) { System.err.println("  " + name); }
+
+        @Override public int previewEvery() { return previewEvery; }
+
+        @Override
+        public void preview(int step, Tensor images) {
+            try {
+                if (previewFile.getParent() != null) Files.createDirectories(previewFile.getParent());
+                Png.write(previewFile, images.select(0, 0), java.util.Map.of("parameters", "preview after step " + step));
+                System.err.println("  preview: " + previewFile);
+            } catch (java.io.IOException e) {
+                System.err.println("  preview: cannot write " + previewFile + ": " + e.getMessage());
+            }
+        }
 
         @Override
         public void step(int step, int total, double secondsPerStep, Tensor latents) {

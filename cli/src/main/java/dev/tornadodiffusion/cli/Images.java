@@ -15,8 +15,13 @@ public final class Images {
 
     public static Tensor read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString());
-        BufferedImage img = ImageIO.read(file.toFile());
-        if (img == null) throw new IllegalArgumentException(file + ": not an image ImageIO can read (PNG, JPEG, BMP, GIF)");
+        return decode(Files.readAllBytes(file), file.toString());
+    }
+
+    /** An encoded image ({@code source} names it in errors). */
+    public static Tensor decode(byte[] bytes, String source) throws IOException {
+        BufferedImage img = ImageIO.read(new java.io.ByteArrayInputStream(bytes));
+        if (img == null) throw new IllegalArgumentException(source + ": not an image ImageIO can read (PNG, JPEG, BMP, GIF)");
         return toTensor(img);
     }
 

@@ -60,12 +60,31 @@ class GenerateCommandTest {
     }
 
     @Test
+    void inpaintsWithAMaskAndWritesPreviews(@TempDir Path dir) throws Exception {
+        Path init = dir.resolve("init.png"), mask = dir.resolve("mask.png"), out = dir.resolve("cat.png");
+        assertEquals(0, diffuse("generate", "--model", TINY.toString(), "--prompt", "a red fox", "--steps", "2",
+                "--width", "32", "--height", "32", "--out", init.toString()).code());
+        BufferedImage m = new BufferedImage(32, 32, BufferedImage.TYPE_BYTE_GRAY);
+        for (int y = 8; y < 24; y++) for (int x = 8; x < 24; x++) m.getRaster().setSample(x, y, 0, 255);
+        ImageIO.write(m, "png", mask.toFile());
+        Run r = diffuse("generate", "--model", TINY.toString(), "--prompt", "a (cat:1.2)", "--steps", "2", "--sampler", "DPM++ 2M Karras",
+                "--init-image", init.toString(), "--mask", mask.toString(), "--preview-every", "1", "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.isRegularFile(dir.resolve("cat-preview.png")), r.err());
+        String params = textChunk(out, "parameters");
+        assertTrue(params.contains("Sampler: DPM++ 2M Karras") && params.contains("Denoising strength: 1.0"), params);
+    }
+
+    @Test
     void badArgumentsAreOneLineErrorsWithUsage(@TempDir Path dir) {
         for (String[] args : new String[][]{
                 {"generate"},
                 {"generate", "--prompt", "x", "--steps", "many"},
                 {"generate", "--prompt", "x", "--width", "30"},
                 {"generate", "--prompt", "x", "--bogus", "1"},
+                {"generate", "--prompt", "x", "--mask", "m.png"},
+                {"generate", "--prompt", "x", "--sampler", "DPM fast"},
+                {"generate", "--prompt", "x", "--vae-tiny", dir.resolve("missing").toString()},
                 {"generate", "--prompt", "x", "--model", dir.resolve("missing").toString()}}) {
             Run r = diffuse(args);
             assertEquals(2, r.code(), String.join(" ", args));

@@ -53,6 +53,18 @@ class ServeCommandTest {
     }
 
     @Test
+    void inpaintsWithA1111SamplerNames() throws Exception {
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(16, 16, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+        ImageIO.write(img, "png", png);
+        String b64 = java.util.Base64.getEncoder().encodeToString(png.toByteArray());
+        HttpResponse<byte[]> r = send("POST", "/generate", "{\"prompt\": \"a (red:1.3) fox\", \"steps\": 2, \"width\": 16, \"height\": 16,"
+                + " \"sampler_name\": \"Euler a\", \"init_image\": \"data:image/png;base64," + b64 + "\", \"mask\": \"" + b64 + "\"}");
+        assertEquals(200, r.statusCode(), new String(r.body()));
+        assertEquals(16, ImageIO.read(new ByteArrayInputStream(r.body())).getWidth());
+    }
+
+    @Test
     void badRequestsGetClearClientErrors() throws Exception {
         String[][] cases = {
                 {"POST", "{not json", "400", "bad JSON"},
@@ -61,6 +73,8 @@ class ServeCommandTest {
                 {"POST", "{\"prompt\": \"x\", \"colour\": \"red\"}", "400", "unknown field 'colour'"},
                 {"POST", "{\"prompt\": \"x\", \"steps\": 0}", "400", "'steps'"},
                 {"POST", "{\"prompt\": \"x\", \"width\": 30}", "400", "width"},
+                {"POST", "{\"prompt\": \"x\", \"mask\": \"AAAA\"}", "400", "'mask'"},
+                {"POST", "{\"prompt\": \"x\", \"sampler_name\": \"DPM fast\"}", "400", "unknown sampler"},
                 {"GET", null, "405", "POST"}};
         for (String[] c : cases) {
             HttpResponse<byte[]> r = send(c[0], "/generate", c[1]);

@@ -30,6 +30,9 @@ public final class ParityKinds {
             Map.entry("scheduler", SchedulerParity::run),
             Map.entry("torch-rng", TorchRngParity::run),
             Map.entry("pickle-hostile", PickleHostileParity::run),
+            Map.entry("prompt-weighting", PromptWeightingParity::run),
+            Map.entry("vae-tiny", VaeTinyParity::run),
+            Map.entry("pipeline-inpaint", InpaintParity::run),
             Map.entry("xlmr-tokenizer", XlmrTokenizerParity::run),
             Map.entry("xlmr-text", XlmrTextParity::run),
             Map.entry("pipeline-sdxs", SdxsParity::run)
@@ -43,11 +46,13 @@ public final class ParityKinds {
         String cls = meta.path("producer").path("class").asText("");
         if (cls.endsWith("UNet2DConditionModel")) return "unet";
         if (cls.endsWith("AutoencoderKL")) return "vae";
+        if (cls.endsWith("AutoencoderTiny")) return "vae-tiny";
         if (cls.endsWith("Scheduler")) return "scheduler";
         if (cls.endsWith("StableDiffusionXLPipeline") || cls.endsWith("StableDiffusionPipeline")) return "pipeline";
+        if (cls.endsWith("InpaintPipeline")) return "pipeline-inpaint";
         String name = meta.path("case").asText("");
         name = name.substring(name.lastIndexOf('/') + 1);
-        for (String prefix : List.of("clip-text", "clip-tokenizer", "tld-denoiser", "torch-rng", "ckpt", "pth", "pickle-hostile", "lora"))
+        for (String prefix : List.of("clip-text", "clip-tokenizer", "tld-denoiser", "torch-rng", "ckpt", "pth", "pickle-hostile", "lora", "prompt-weighting"))
             if (name.startsWith(prefix)) return prefix;
         return name.isEmpty() ? "unknown" : name;
     }

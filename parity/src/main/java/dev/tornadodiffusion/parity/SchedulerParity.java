@@ -83,6 +83,8 @@ public final class SchedulerParity {
                 for (String pred : new String[]{"pred_original_samples", "denoiseds"})
                     if (c.outputNames().contains(p + pred))
                         c.relative(p + pred, values(out.predOriginals, c.expected(p + pred)), SAMPLE_TOL);
+                if (c.outputNames().contains(p + "pred_noised_samples"))
+                    c.relative(p + "pred_noised_samples", values(out.predNoiseds, c.expected(p + "pred_noised_samples")), SAMPLE_TOL);
                 if (c.outputNames().contains(p + "noises"))
                     c.exact(p + "noises", values(out.noises, c.expected(p + "noises")));
                 if (c.outputNames().contains(p + "noise_drawn"))
@@ -99,12 +101,12 @@ public final class SchedulerParity {
 
     /** Everything one run produced, stacked over the step calls (noises are zero where none was drawn). */
     private record Trajectory(float[] scaleFactors, float[] modelInputs, float[] prevSamples, float[] predOriginals,
-                              float[] noises, float[] noiseDrawn) {}
+                              float[] predNoiseds, float[] noises, float[] noiseDrawn) {}
 
     private static Trajectory replay(Scheduler s, Tensor sample, Tensor modelOutputs, TorchGenerator generator) {
         int calls = s.numTimesteps(), per = (int) sample.numel();
         float[] factors = new float[calls], inputs = new float[calls * per], prevs = new float[calls * per];
-        float[] preds = new float[calls * per], noises = new float[calls * per], drawnMask = new float[calls];
+        float[] preds = new float[calls * per], predNoiseds = new float[calls * per], noises = new float[calls * per], drawnMask = new float[calls];
         int available = modelOutputs.dim(0);
         for (int k = 0; k < calls && k < available; k++) {
             int step = k;
@@ -120,8 +122,9 @@ public final class SchedulerParity {
             SchedulerOutput out = s.step(modelOutputs.select(0, k).contiguous(), t, sample, recording);
             System.arraycopy(out.prevSample().toFloatArray(), 0, prevs, k * per, per);
             if (out.predOriginalSample() != null) System.arraycopy(out.predOriginalSample().toFloatArray(), 0, preds, k * per, per);
+            if (out.predNoisedSample() != null) System.arraycopy(out.predNoisedSample().toFloatArray(), 0, predNoiseds, k * per, per);
             sample = out.prevSample();
         }
-        return new Trajectory(factors, inputs, prevs, preds, noises, drawnMask);
+        return new Trajectory(factors, inputs, prevs, preds, predNoiseds, noises, drawnMask);
     }
 }

@@ -38,6 +38,13 @@ class ModelParityTest {
         for (Check c : checks) assertTrue(c.pass(), c.toString());
     }
 
+    @Test
+    void vaeTinyEveryOutputMatchesTheReference() throws Exception {
+        List<Check> checks = VaeTinyParity.run(Fixtures.path("vae-tiny"), BE);
+        assertEquals(18, checks.size());
+        for (Check c : checks) assertTrue(c.pass(), c.toString());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"clip-text-quickgelu", "clip-text-gelu"})
     void clipTextEveryOutputMatchesTheReference(String caseName) throws Exception {

@@ -20,4 +20,14 @@ class PipelineParityTest {
         assertTrue(checks.size() >= 10, "too few checks: " + checks);
         for (Compare.Check c : checks) assertTrue(c.pass(), name + ": " + c);
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"pipeline-sd-inpaint", "pipeline-sdxl-inpaint"})
+    void inpaintingMatchesDiffusers(String name) throws Exception {
+        List<Compare.Check> checks = InpaintParity.run(Fixtures.path(name), Backends.cpu());
+        assertTrue(checks.size() >= 30, "too few checks: " + checks);
+        StringBuilder failures = new StringBuilder();
+        for (Compare.Check c : checks) if (!c.pass()) failures.append(c).append('\n');
+        assertTrue(failures.isEmpty(), name + ":\n" + failures);
+    }
 }

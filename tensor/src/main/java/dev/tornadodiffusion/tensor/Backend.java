@@ -61,6 +61,17 @@ public interface Backend {
     /** {@code min(max(x, lo), hi)}. */
     Tensor clamp(Tensor x, float lo, float hi);
 
+    /**
+     * {@code tanh(x)} as float32. The default computes it on the host, which suits eager backends; a recording backend
+     * should override it (TAESD applies it once, to the latents it decodes).
+     */
+    default Tensor tanh(Tensor x) {
+        float[] v = x.toFloatArray();
+        float[] out = new float[v.length];
+        for (int i = 0; i < v.length; i++) out[i] = (float) Math.tanh(v[i]);
+        return Tensor.of(out, x.shape());
+    }
+
     /** Element-wise with NumPy broadcasting. */
     Tensor add(Tensor a, Tensor b);
 

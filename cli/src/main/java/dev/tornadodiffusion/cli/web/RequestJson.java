@@ -2,6 +2,7 @@ package dev.tornadodiffusion.cli.web;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
+import dev.tornadodiffusion.cli.Images;
 import dev.tornadodiffusion.cli.Seeds;
 
 import java.util.Iterator;
@@ -13,7 +14,7 @@ import java.util.Set;
  */
 final class RequestJson {
     static final Set<String> FIELDS = Set.of("prompt", "negative_prompt", "steps", "guidance_scale", "seed", "width", "height",
-            "sampler", "guidance_rescale", "batch");
+            "sampler", "sampler_name", "guidance_rescale", "batch", "literal_prompt", "init_image", "mask", "denoising_strength");
 
     private RequestJson() {}
 
@@ -27,6 +28,15 @@ final class RequestJson {
         GenerationRequest.Builder b = GenerationRequest.builder(j.get("prompt").asText());
         if (j.has("negative_prompt")) b.negativePrompt(text(j, "negative_prompt"));
         if (j.has("sampler")) b.sampler(text(j, "sampler"));
+        if (j.has("sampler_name")) b.sampler(text(j, "sampler_name"));   // A1111's field: "DPM++ 2M Karras", "Euler a", ...
+        if (j.has("literal_prompt")) {
+            if (!j.get("literal_prompt").isBoolean()) throw bad("literal_prompt", "true or false");
+            b.literalPrompt(j.get("literal_prompt").asBoolean());
+        }
+        if (j.has("init_image")) b.initImage(image(j, "init_image"));
+        if (j.has("mask")) b.mask(image(j, "mask"));
+        if (j.has("denoising_strength")) b.strength((float) number(j, "denoising_strength", 0, 1));
+        else if (j.has("mask")) b.strength(1f);   // diffusers' inpainting starts from pure noise unless told otherwise
         if (j.has("steps")) b.steps(integer(j, "steps", 1, 500));
         if (j.has("width")) b.width(integer(j, "width", 8, 4096));
         if (j.has("height")) b.height(integer(j, "height", 8, 4096));
@@ -35,6 +45,19 @@ final class RequestJson {
         if (j.has("guidance_scale")) b.guidanceScale((float) number(j, "guidance_scale", 0, 100));
         if (j.has("guidance_rescale")) b.guidanceRescale((float) number(j, "guidance_rescale", 0, 1));
         return build(b);
+    }
+
+    /** A base64 image (PNG, JPEG, ...; a "data:image/...;base64," prefix allowed) as [H, W, 3] in [0, 1]. */
+    static dev.tornadodiffusion.tensor.Tensor image(JsonNode j, String f) {
+        String data = text(j, f);
+        int comma = data.startsWith("data:") ? data.indexOf(',') : -1;
+        try {
+            return Images.decode(java.util.Base64.getDecoder().decode(data.substring(comma + 1)), "'" + f + "'");
+        } catch (IllegalArgumentException e) {
+            throw new Http.Refused(400, "'" + f + "' must be a base64 image: " + e.getMessage());
+        } catch (java.io.IOException e) {
+            throw new Http.Refused(400, "'" + f + "' could not be read: " + e.getMessage());
+        }
     }
 
     /** A1111's rule: -1 (or nothing) picks a random 32-bit seed. */

@@ -15,7 +15,10 @@ import java.util.Locale;
  *
  * @param latents initial latents (unscaled, as diffusers' {@code latents=}) that replace the seeded noise; with a
  *                {@link Handoff#denoisingStart} and no init image, the partly denoised latents to continue from
- * @param img2img image-to-image, or null for text-to-image
+ * @param literalPrompt feed the prompt to CLIP as written: no A1111 emphasis ({@code (word:1.3)}, {@code [word]}) and no
+ *                BREAK (prompts use that syntax otherwise; either way a prompt longer than 75 tokens is encoded in 75-token
+ *                chunks, never cut)
+ * @param img2img image-to-image (with a mask: inpainting), or null for text-to-image
  */
 public record GenerationRequest(
         String prompt,
@@ -29,6 +32,7 @@ public record GenerationRequest(
         Integer height,
         int batch,
         int clipSkip,
+        boolean literalPrompt,
         Tensor latents,
         Img2Img img2img,
         Handoff handoff,
@@ -37,9 +41,12 @@ public record GenerationRequest(
 
     /**
      * Image-to-image: an [H, W, 3] image with values in [0, 1], noised to {@code strength} of the schedule
-     * (in (0, 1]; 0.8 unless given, for every img2img pipeline; diffusers' SDXL img2img default is 0.3).
+     * (in (0, 1]; 0.8 unless given, for every img2img pipeline; diffusers' SDXL img2img default is 0.3). With a
+     * {@code mask} ([H, W], [H, W, 1] or [H, W, 3] in [0, 1], white (>= 0.5) where the image is repainted), inpainting:
+     * an inpainting UNet (9 input channels) gets the mask as input; a normal UNet keeps the re-noised init image
+     * outside it after every step.
      */
-    public record Img2Img(Tensor initImage, float strength) {
+    public record Img2Img(Tensor initImage, Tensor mask, float strength) {
         public Img2Img {
             if (initImage == null) throw new IllegalArgumentException("image-to-image needs an init image");
             checkStrength(strength);
@@ -111,6 +118,9 @@ public record GenerationRequest(
     /** The init image, or null for text-to-image. */
     public Tensor initImage() { return img2img == null ? null : img2img.initImage(); }
 
+    /** The inpainting mask, or null. */
+    public Tensor mask() { return img2img == null ? null : img2img.mask(); }
+
     /** Image-to-image: runs from an init image, or continues from a denoising start. */
     public boolean isImageToImage() { return img2img != null || handoff.denoisingStart() != null; }
 
@@ -129,8 +139,8 @@ public record GenerationRequest(
         Builder b = new Builder();
         b.prompt = prompt; b.negativePrompt = negativePrompt; b.steps = steps; b.guidanceScale = guidanceScale;
         b.guidanceRescale = guidanceRescale; b.sampler = sampler; b.seed = seed; b.width = width; b.height = height;
-        b.batch = batch; b.clipSkip = clipSkip; b.latents = latents;
-        if (img2img != null) { b.initImage = img2img.initImage(); b.strength = img2img.strength(); }
+        b.batch = batch; b.clipSkip = clipSkip; b.literalPrompt = literalPrompt; b.latents = latents;
+        if (img2img != null) { b.initImage = img2img.initImage(); b.mask = img2img.mask(); b.strength = img2img.strength(); }
         b.handoff = handoff; b.size = sizeConditioning; b.embeddings = embeddings;
         return b;
     }
@@ -143,7 +153,8 @@ public record GenerationRequest(
         private float guidanceRescale, strength = 0.8f;
         private long seed;
         private int batch = 1, clipSkip;
-        private Tensor initImage, latents;
+        private boolean literalPrompt;
+        private Tensor initImage, mask, latents;
         private Handoff handoff = Handoff.NONE;
         private SizeConditioning size = SizeConditioning.DEFAULT;
         private Embeddings embeddings = Embeddings.NONE;
@@ -160,10 +171,14 @@ public record GenerationRequest(
         public Builder height(Integer v) { height = v; return this; }
         public Builder batch(int v) { batch = v; return this; }
         public Builder clipSkip(int v) { clipSkip = v; return this; }
+        /** See {@link GenerationRequest#literalPrompt}. */
+        public Builder literalPrompt(boolean v) { literalPrompt = v; return this; }
         /** See {@link GenerationRequest#latents}. */
         public Builder latents(Tensor v) { latents = v; return this; }
         /** Image-to-image: an [H, W, 3] image with values in [0, 1] (null: text-to-image). */
         public Builder initImage(Tensor v) { initImage = v; return this; }
+        /** Inpainting: see {@link Img2Img}; needs an init image. */
+        public Builder mask(Tensor v) { mask = v; return this; }
         public Builder strength(float v) { strength = v; return this; }
         public Builder denoisingStart(Float v) { handoff = new Handoff(v, handoff.denoisingEnd()); return this; }
         public Builder denoisingEnd(Float v) { handoff = new Handoff(handoff.denoisingStart(), v); return this; }
@@ -182,18 +197,19 @@ public record GenerationRequest(
 
         public GenerationRequest build() {
             checkStrength(strength);
+            if (mask != null && initImage == null) throw new IllegalArgumentException("an inpainting mask needs an init image");
             return new GenerationRequest(prompt, negativePrompt, steps, guidanceScale, guidanceRescale, sampler, seed, width, height,
-                    batch, clipSkip, latents, initImage == null ? null : new Img2Img(initImage, strength), handoff, size, embeddings);
+                    batch, clipSkip, literalPrompt, latents, initImage == null ? null : new Img2Img(initImage, mask, strength), handoff, size, embeddings);
         }
     }
 
     /** What ran for this request, as the "parameters" text other SD tools write into the PNG (prompt, negative prompt, then key: value pairs);
-     * {@code ran} names the sampler that ran when the request names none. */
+     * {@code ran} is the sampler that ran, under A1111's name where it has one. */
     String parameters(int steps, float guidance, int width, int height, String ran, Path model) {
         StringBuilder sb = new StringBuilder(prompt == null ? "(prompt embeddings)" : prompt);
         if (negativePrompt() != null) sb.append("\nNegative prompt: ").append(negativePrompt());
         sb.append(String.format(Locale.ROOT, "\nSteps: %d, Sampler: %s, CFG scale: %s, Seed: %d, Size: %dx%d, Model: %s",
-                steps, sampler == null ? ran : sampler, guidance, seed(), width, height, model.getFileName()));
+                steps, ran, guidance, seed(), width, height, model.getFileName()));
         if (batch() > 1) sb.append(", Batch size: ").append(batch());
         if (initImage() != null && handoff().denoisingStart() == null) sb.append(", Denoising strength: ").append(img2img().strength());
         if (handoff().denoisingStart() != null) sb.append(", Denoising start: ").append(handoff().denoisingStart());

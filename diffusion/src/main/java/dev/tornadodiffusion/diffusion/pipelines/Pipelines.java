@@ -2,6 +2,7 @@ package dev.tornadodiffusion.diffusion.pipelines;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.weights.JsonConfig;
@@ -10,6 +11,7 @@ import dev.tornadodiffusion.nn.clip.ClipTextModel;
 import dev.tornadodiffusion.nn.clip.ClipTokenizer;
 import dev.tornadodiffusion.nn.unet.UNet2DConditionModel;
 import dev.tornadodiffusion.nn.vae.AutoencoderKL;
+import dev.tornadodiffusion.nn.vae.AutoencoderTiny;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.weights.Json;
 import dev.tornadodiffusion.weights.ModelFiles;
@@ -28,14 +30,6 @@ import java.util.Map;
 public final class Pipelines {
     private Pipelines() {}
 
-    /** Short sampler names accepted by {@code --sampler}, mapped to diffusers scheduler classes. */
-    static final Map<String, String> SAMPLERS = Map.ofEntries(
-            Map.entry("ddim", "DDIMScheduler"), Map.entry("ddpm", "DDPMScheduler"), Map.entry("pndm", "PNDMScheduler"),
-            Map.entry("euler", "EulerDiscreteScheduler"), Map.entry("euler-a", "EulerAncestralDiscreteScheduler"),
-            Map.entry("heun", "HeunDiscreteScheduler"), Map.entry("dpm++2m", "DPMSolverMultistepScheduler"),
-            Map.entry("dpm++2m-karras", "DPMSolverMultistepScheduler"), Map.entry("unipc", "UniPCMultistepScheduler"),
-            Map.entry("lcm", "LCMScheduler"));
-
     static Pipeline load(Path dir, Backend be, LoadOptions options) throws IOException {
         if (SdxsPipeline.isSdxsFolder(dir)) return SdxsPipeline.load(dir, be, options, null);   // the sdxs card loads components one by one
         Path index = dir.resolve("model_index.json");
@@ -44,13 +38,32 @@ public final class Pipelines {
         JsonNode mi = Json.read(index);
         String cls = mi.path("_class_name").asText("");
         checkLoraTargets(dir, mi, options);
-        return switch (cls) {
-            case "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline" -> loadSd(dir, mi, be, options);
-            case "StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline" -> loadSdxl(dir, mi, cls, be, options);
+        Pipeline p = switch (cls) {
+            case "StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline" -> loadSd(dir, mi, be, options);
+            case "StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline", "StableDiffusionXLInpaintPipeline" -> loadSdxl(dir, mi, cls, be, options);
             case "TLDPipeline" -> TLDPipeline.load(dir, mi, be, options);
             default -> throw new IllegalArgumentException(index + ": pipeline class '" + cls + "' is not supported (supported: StableDiffusionPipeline, "
-                    + "StableDiffusionImg2ImgPipeline, StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline, TLDPipeline)");
+                    + "StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline, StableDiffusionXLPipeline, StableDiffusionXLImg2ImgPipeline, "
+                    + "StableDiffusionXLInpaintPipeline, TLDPipeline)");
         };
+        if (options.vaeTiny() != null) {
+            if (!(p instanceof UNetPipeline u)) {
+                p.close();
+                throw new IllegalArgumentException("a TAESD decoder needs a UNet pipeline; " + dir + " is " + cls);
+            }
+            try {
+                u.tinyVae = AutoencoderTiny.load(options.vaeTiny(), be, null);
+                int down = u.tinyVae.config.downscale(), channels = u.tinyVae.config.latent_channels();
+                if (down != u.vaeScaleFactor || channels != u.vae.config.latent_channels())
+                    throw new IllegalArgumentException("the TAESD at " + options.vaeTiny() + " decodes 1/" + down + " latents of " + channels
+                            + " channels; " + dir + " makes 1/" + u.vaeScaleFactor + " latents of " + u.vae.config.latent_channels()
+                            + " (taesd is for SD 1.x/2.x, taesdxl for SDXL)");
+            } catch (IOException | RuntimeException e) {
+                p.close();
+                throw e;
+            }
+        }
+        return p;
     }
 
     private static StableDiffusionPipeline loadSd(Path dir, JsonNode mi, Backend be, LoadOptions o) throws IOException {
@@ -85,11 +98,15 @@ public final class Pipelines {
 
     /**
      * The folder's UNet, or with {@code --unet FILE} the folder's config over that file's weights: diffusers names, the
-     * original LDM / SGM layout, or the UNet of a whole single-file checkpoint (renamed by SingleFileCheckpoint).
+     * original LDM / SGM layout, or the UNet of a whole single-file checkpoint (renamed by SingleFileCheckpoint); with
+     * {@code --unet DIR} another diffusers UNet folder, config and weights (an inpainting UNet, say).
      */
     static UNet2DConditionModel loadUnet(Path unetDir, Backend be, LoadOptions o) throws IOException {
-        var config = UNet2DConditionModel.readConfig(unetDir.resolve("config.json"));
-        StateDict files = o.unetFile() == null ? ModelFiles.open(unetDir, o.variant()) : SingleFileCheckpoint.openComponent(o.unetFile(), "unet");
+        boolean replacedFolder = o.unetFile() != null && Files.isDirectory(o.unetFile());
+        Path dir = replacedFolder ? o.unetFile() : unetDir;
+        var config = UNet2DConditionModel.readConfig(dir.resolve("config.json"));
+        StateDict files = o.unetFile() == null || replacedFolder ? ModelFiles.open(dir, o.variant())
+                : SingleFileCheckpoint.openComponent(o.unetFile(), "unet");
         return StateDict.loadOrClose(withLoras(files, "unet", o), w -> UNet2DConditionModel.load(config, w, be));
     }
 
@@ -135,30 +152,8 @@ public final class Pipelines {
         return p;
     }
 
-    /**
-     * The folder's scheduler, or the one {@code sampler} names built from the folder's config (as
-     * {@code X.from_config(s.config)}). A name ending in "-trailing" also sets timestep_spacing "trailing", as the
-     * few-step models (SDXL-Lightning, Turbo) are sampled: e.g. "euler-trailing".
-     */
+    /** The folder's scheduler, or the one {@code sampler} names (see {@link Samplers}) built from the folder's config. */
     static Scheduler scheduler(SchedulerConfig config, String sampler) {
-        if (sampler == null) return Scheduler.fromConfig(config);
-        String key = sampler.toLowerCase(Locale.ROOT);
-        if (key.endsWith("-trailing")) {
-            key = key.substring(0, key.length() - "-trailing".length());
-            sampler = sampler.substring(0, key.length());
-            ObjectNode json = config.json().deepCopy();
-            json.put("timestep_spacing", "trailing");
-            config = SchedulerConfig.of(json, config.source());
-        }
-        String cls = SAMPLERS.getOrDefault(key, sampler);
-        if (key.equals("dpm++2m-karras")) {
-            ObjectNode json = config.json().deepCopy();
-            json.put("use_karras_sigmas", true);
-            config = SchedulerConfig.of(json, config.source());
-        }
-        if (!SAMPLERS.containsValue(cls))
-            throw new IllegalArgumentException("unknown sampler '" + sampler + "' (known: " + String.join(", ", new java.util.TreeSet<>(SAMPLERS.keySet()))
-                    + ", or a scheduler class name; each may end in -trailing)");
-        return Scheduler.fromConfig(cls, config);
+        return Samplers.create(sampler, config);
     }
 }

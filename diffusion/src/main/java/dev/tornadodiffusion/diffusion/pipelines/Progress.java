@@ -16,8 +16,20 @@ public interface Progress {
      */
     default boolean wantsModelOutput() { return false; }
 
+    /** The denoiser's input at step {@code step} (1-based) when {@link #wantsModelOutput}: [B, C, h, w], before the CFG doubling. */
+    default void modelInput(int step, Tensor input) {}
+
     /** The denoiser's raw output at step {@code step} (1-based), before guidance: [2B, ...] with CFG (uncond first). */
     default void modelOutput(int step, Tensor output) {}
+
+    /**
+     * Every how many steps {@link #preview} should receive a quick decode of the latents (TAESD when the pipeline was
+     * loaded with one, else the VAE); 0: never.
+     */
+    default int previewEvery() { return 0; }
+
+    /** A preview after step {@code step} (1-based): images [B, H, W, 3] in [0, 1]. */
+    default void preview(int step, Tensor images) {}
 
     /** Asked before every step: true stops the generation with a {@link java.util.concurrent.CancellationException}. */
     default boolean cancelled() { return false; }

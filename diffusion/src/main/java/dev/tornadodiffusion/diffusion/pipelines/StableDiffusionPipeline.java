@@ -1,5 +1,7 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
+import dev.tornadodiffusion.diffusion.prompts.PromptChunks;
+import dev.tornadodiffusion.diffusion.prompts.WeightedPromptEncoder;
 import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;
@@ -10,6 +12,7 @@ import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * diffusers' StableDiffusionPipeline (SD 1.x / 2.x) and, with an init image, StableDiffusionImg2ImgPipeline:
@@ -43,23 +46,37 @@ public final class StableDiffusionPipeline extends UNetPipeline {
             throw new IllegalArgumentException("a denoising start (the refiner hand-off) needs an SDXL pipeline; " + folder + " is " + getClass().getSimpleName());
     }
 
-    /** encode_prompt: ids padded to the tokenizer's max length; clip skip takes an earlier layer through the final LayerNorm. */
+    /**
+     * The prompt as AUTOMATIC1111 encodes it (emphasis, 75-token chunks, see {@link WeightedPromptEncoder}); clip skip
+     * takes an earlier layer through the final LayerNorm. A prompt and a negative prompt of different lengths are
+     * padded with empty chunks to the longer one.
+     */
     @Override
     Prompt encodePrompt(GenerationRequest r, boolean doCfg) {
-        if (r.embeddings().prompt() == null && text_encoder == null)
+        if ((r.embeddings().prompt() == null || (doCfg && r.embeddings().negativePrompt() == null)) && text_encoder == null)
             throw new IllegalArgumentException(folder + " has no text encoder: pass prompt embeddings instead of a prompt");
-        Tensor cond = r.embeddings().prompt() != null ? r.embeddings().prompt() : encodeText(r.prompt(), r.clipSkip());
+        boolean negativeText = doCfg && r.embeddings().negativePrompt() == null;
+        PromptChunks positive = r.embeddings().prompt() != null ? null : PromptChunks.of(r.prompt(), tokenizer, !r.literalPrompt());
+        PromptChunks negativeChunks = negativeText
+                ? PromptChunks.of(r.negativePrompt() == null ? "" : r.negativePrompt(), tokenizer, !r.literalPrompt()) : null;
+        if (positive != null && negativeChunks != null) {
+            int count = Math.max(positive.chunks().size(), negativeChunks.chunks().size());
+            positive = positive.padTo(count, tokenizer);
+            negativeChunks = negativeChunks.padTo(count, tokenizer);
+        }
+        Tensor cond = positive == null ? r.embeddings().prompt() : encodeText(positive, r.clipSkip());
         Tensor negative = null;
         if (doCfg) {
-            Tensor uncond = r.embeddings().negativePrompt() != null ? r.embeddings().negativePrompt()
-                    : encodeText(r.negativePrompt() == null ? "" : r.negativePrompt(), r.clipSkip());
+            Tensor uncond = negativeChunks == null ? r.embeddings().negativePrompt() : encodeText(negativeChunks, r.clipSkip());
+            if (uncond.dim(1) != cond.dim(1))
+                throw new IllegalArgumentException("the prompt embeddings have " + cond.dim(1) + " tokens, the negative prompt " + uncond.dim(1) + ": pass negative prompt embeddings");
             negative = Batch.repeatEach(be, uncond, r.batch());
         }
         return new Prompt(Batch.repeatEach(be, cond, r.batch()), negative, null, null);
     }
 
-    private Tensor encodeText(String text, int clipSkip) {
-        return text_encoder.promptStates(tokenizer.inputIds(text), clipSkip);
+    private Tensor encodeText(PromptChunks chunks, int clipSkip) {
+        return WeightedPromptEncoder.encode(List.of(chunks), tokenizer, ids -> new Tensor[]{text_encoder.promptStates(ids, clipSkip)}).hiddenStates();
     }
 
     /** StableDiffusionImg2ImgPipeline.get_timesteps: the strength's share of the schedule (setting the scheduler's begin index). */
@@ -73,13 +90,14 @@ public final class StableDiffusionPipeline extends UNetPipeline {
 
     @Override
     public UNetPipeline withScheduler(SchedulerConfig config) {
-        return new StableDiffusionPipeline(folder, tokenizer, text_encoder, unet, vae, config, be);
+        return sharing(new StableDiffusionPipeline(folder, tokenizer, text_encoder, unet, vae, config, be));
     }
 
     @Override
     public void close() {
         unet.close();
         vae.close();
+        closeTinyVae();
         if (text_encoder != null) text_encoder.close();
     }
 }

@@ -1,6 +1,8 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
 import dev.tornadodiffusion.diffusion.TorchGenerator;
+import dev.tornadodiffusion.diffusion.prompts.PromptChunks;
+import dev.tornadodiffusion.diffusion.prompts.WeightedPromptEncoder;
 import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;
@@ -100,14 +102,19 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
      */
     @Override
     Prompt encodePrompt(GenerationRequest r, boolean doCfg) {
+        boolean zeroNegative = r.negativePrompt() == null && force_zeros_for_empty_prompt;
+        Chunked positive = r.embeddings().prompt() != null ? null : chunks(r.prompt(), r);
+        Chunked negativeChunks = doCfg && r.embeddings().negativePrompt() == null && !zeroNegative
+                ? chunks(r.negativePrompt() == null ? "" : r.negativePrompt(), r) : null;
+        int count = Math.max(positive == null ? 0 : positive.count(), negativeChunks == null ? 0 : negativeChunks.count());
         Tensor prompt, pooled;
-        if (r.embeddings().prompt() != null) {
+        if (positive == null) {
             if (r.embeddings().pooledPrompt() == null)
                 throw new IllegalArgumentException("SDXL prompt embeddings need pooled prompt embeddings too");
             prompt = r.embeddings().prompt();
             pooled = r.embeddings().pooledPrompt();
         } else {
-            Tensor[] e = encodeText(r.prompt(), -(r.clipSkip() + 2));
+            Tensor[] e = encodeText(positive.padTo(count), -(r.clipSkip() + 2));
             prompt = e[0];
             pooled = e[1];
         }
@@ -118,11 +125,11 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
                     throw new IllegalArgumentException("SDXL negative prompt embeddings need negative pooled prompt embeddings too");
                 negative = r.embeddings().negativePrompt();
                 negativePooled = r.embeddings().negativePooledPrompt();
-            } else if (r.negativePrompt() == null && force_zeros_for_empty_prompt) {
+            } else if (zeroNegative) {
                 negative = Tensor.zeros(prompt.shape());
                 negativePooled = Tensor.zeros(pooled.shape());
             } else {
-                Tensor[] e = encodeText(r.negativePrompt() == null ? "" : r.negativePrompt(), -2);
+                Tensor[] e = encodeText(negativeChunks.padTo(count), -2);
                 if (e[0].dim(1) != prompt.dim(1))
                     throw new IllegalArgumentException("the prompt embeddings have " + prompt.dim(1) + " tokens, the negative prompt " + e[0].dim(1) + ": pass negative prompt embeddings");
                 negative = Batch.repeat(be, e[0], prompt.dim(0));
@@ -134,16 +141,35 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
                 Batch.repeatEach(be, pooled, k), negativePooled == null ? null : Batch.repeatEach(be, negativePooled, k));
     }
 
-    /** [hidden states of both encoders at {@code layer}, concatenated; text_encoder_2's text_embeds]. */
-    private Tensor[] encodeText(String text, int layer) {
+    /** A prompt chunked for each text encoder's tokenizer (null for an absent first encoder). */
+    private record Chunked(PromptChunks first, PromptChunks second, ClipTokenizer tokenizer, ClipTokenizer tokenizer2) {
+        int count() { return Math.max(first == null ? 0 : first.chunks().size(), second.chunks().size()); }
+
+        Chunked padTo(int n) {
+            return new Chunked(first == null ? null : first.padTo(n, tokenizer), second.padTo(n, tokenizer2), tokenizer, tokenizer2);
+        }
+    }
+
+    private Chunked chunks(String text, GenerationRequest r) {
         if (text_encoder_2 == null) throw new IllegalArgumentException(folder + " has no text encoder: pass prompt embeddings instead of a prompt");
+        return new Chunked(text_encoder == null ? null : PromptChunks.of(text, tokenizer, !r.literalPrompt()),
+                PromptChunks.of(text, tokenizer_2, !r.literalPrompt()), tokenizer, tokenizer_2);
+    }
+
+    /**
+     * [hidden states of both encoders at {@code layer}, each weighted as A1111 does and concatenated; text_encoder_2's
+     * text_embeds of the first chunk].
+     */
+    private Tensor[] encodeText(Chunked text, int layer) {
         int layers = Math.min(text_encoder_2.config.num_hidden_layers(), text_encoder == null ? Integer.MAX_VALUE : text_encoder.config.num_hidden_layers());
         if (-layer > layers + 1) throw new IllegalArgumentException("clip skip " + (-layer - 2) + " is too large for text encoders of " + layers + " layers");
         List<Tensor> states = new ArrayList<>();
-        if (text_encoder != null) states.add(text_encoder.hiddenState(tokenizer.inputIds(text), layer));
-        Tensor[] out = text_encoder_2.hiddenStateAndTextEmbeds(tokenizer_2.inputIds(text), layer);
-        states.add(out[0]);
-        return new Tensor[]{states.size() == 1 ? states.getFirst() : be.concat(2, states.toArray(Tensor[]::new)), out[1]};
+        if (text_encoder != null)
+            states.add(WeightedPromptEncoder.encode(List.of(text.first()), tokenizer, ids -> new Tensor[]{text_encoder.hiddenState(ids, layer)}).hiddenStates());
+        WeightedPromptEncoder.Encoded second = WeightedPromptEncoder.encode(List.of(text.second()), tokenizer_2,
+                ids -> text_encoder_2.hiddenStateAndTextEmbeds(ids, layer));
+        states.add(second.hiddenStates());
+        return new Tensor[]{states.size() == 1 ? states.getFirst() : be.concat(2, states.toArray(Tensor[]::new)), second.pooled()};
     }
 
     /**
@@ -189,14 +215,15 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
 
     @Override
     public UNetPipeline withScheduler(SchedulerConfig config) {
-        return new StableDiffusionXLPipeline(folder, className, tokenizer, text_encoder, tokenizer_2, text_encoder_2, unet, vae, config,
-                force_zeros_for_empty_prompt, requires_aesthetics_score, be);
+        return sharing(new StableDiffusionXLPipeline(folder, className, tokenizer, text_encoder, tokenizer_2, text_encoder_2, unet, vae, config,
+                force_zeros_for_empty_prompt, requires_aesthetics_score, be));
     }
 
     @Override
     public void close() {
         unet.close();
         vae.close();
+        closeTinyVae();
         if (text_encoder != null) text_encoder.close();
         if (text_encoder_2 != null) text_encoder_2.close();
     }

@@ -2,16 +2,19 @@ package dev.tornadodiffusion.diffusion.pipelines;
 
 import dev.tornadodiffusion.diffusion.TorchGenerator;
 import dev.tornadodiffusion.diffusion.image.ImageTensors;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.nn.unet.UNet2DConditionModel;
 import dev.tornadodiffusion.nn.unet.UNetConditioning;
 import dev.tornadodiffusion.nn.vae.AutoencoderKL;
+import dev.tornadodiffusion.nn.vae.AutoencoderTiny;
 import dev.tornadodiffusion.tensor.Backend;
 import dev.tornadodiffusion.tensor.Tensor;
 
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -39,6 +42,8 @@ public abstract class UNetPipeline implements Pipeline {
     final SchedulerConfig scheduler;
     final Backend be;
     final int vaeScaleFactor;
+    /** TAESD for the final decode and the previews, when loaded ({@link LoadOptions#vaeTiny()}). */
+    AutoencoderTiny tinyVae;
 
     UNetPipeline(Path folder, UNet2DConditionModel unet, AutoencoderKL vae, SchedulerConfig scheduler, Backend be) {
         this.folder = folder;
@@ -80,6 +85,17 @@ public abstract class UNetPipeline implements Pipeline {
     /** The same loaded models with another scheduler; closing the original closes both. */
     public abstract UNetPipeline withScheduler(SchedulerConfig config);
 
+    /** {@code copy} (of this pipeline's models) with this pipeline's TAESD. */
+    UNetPipeline sharing(UNetPipeline copy) {
+        copy.tinyVae = tinyVae;
+        return copy;
+    }
+
+    /** Closes the TAESD this pipeline loaded, if any. */
+    void closeTinyVae() {
+        if (tinyVae != null) tinyVae.close();
+    }
+
     // ---- the skeleton
 
     @Override
@@ -91,6 +107,7 @@ public abstract class UNetPipeline implements Pipeline {
         checkRequest(r, img2img);
         if (r.handoff().denoisingStart() != null && r.initImage() == null && r.latents() == null)
             throw new IllegalArgumentException("a denoising start needs an init image or the latents to continue from");
+        checkInpainting(r);
 
         // 1. encode the prompt
         progress.stage("text encoder");
@@ -102,6 +119,7 @@ public abstract class UNetPipeline implements Pipeline {
         s.setTimesteps(steps);
         TorchGenerator gen = new TorchGenerator(r.seed());
         Tensor timesteps, latents;
+        Inpainting inpainting = null;
         if (!img2img) {
             timesteps = s.timesteps();
             latents = textToImageLatents(r, n, s, gen);
@@ -110,7 +128,13 @@ public abstract class UNetPipeline implements Pipeline {
             if (timesteps.numel() == 0)
                 throw new IllegalArgumentException((r.img2img() != null ? "strength " + r.img2img().strength() : "denoising start " + r.handoff().denoisingStart())
                         + " with " + steps + " steps leaves no denoising step");
-            latents = imageToImageLatents(r, timesteps, n, s, gen, progress);
+            if (r.mask() == null) {
+                latents = imageToImageLatents(r, timesteps, n, s, gen, progress);
+            } else {
+                Inpainting.Prepared prepared = inpainting(r, timesteps, n, s, gen, progress);
+                inpainting = prepared.inpainting();
+                latents = prepared.latents();
+            }
         }
         int height = latents.dim(2) * vaeScaleFactor, width = latents.dim(3) * vaeScaleFactor;
         if (r.handoff().denoisingEnd() != null) timesteps = s.denoisingEndTimesteps(timesteps, r.handoff().denoisingEnd());
@@ -118,12 +142,13 @@ public abstract class UNetPipeline implements Pipeline {
         // 3. denoise
         GuidedPrediction prediction = new GuidedPrediction(be, unet, conditioning(prompt, r, height, width, doCfg, img2img, guidance),
                 guidance, r.guidanceRescale(), doCfg);
-        latents = Denoising.run(new SchedulerSteps(s, timesteps, prediction, gen), latents, progress);
+        BiConsumer<Integer, Tensor> inputs = progress.wantsModelOutput() ? (i, in) -> progress.modelInput(i + 1, in) : null;
+        latents = Denoising.run(new SchedulerSteps(be, s, timesteps, prediction, gen, inpainting, inputs), latents, withPreviews(progress));
 
         // 4. decode
-        progress.stage("vae decode");
-        Tensor images = ImageTensors.fromDecoded(decodeRaw(latents));
-        return new GenerationResult(images, latents, Map.of("parameters", r.parameters(steps, guidance, width, height, s.className(), folder)));
+        progress.stage(tinyVae == null ? "vae decode" : "taesd decode");
+        Tensor images = ImageTensors.fromDecoded(tinyVae == null ? decodeRaw(latents) : decodeTiny(latents));
+        return new GenerationResult(images, latents, Map.of("parameters", r.parameters(steps, guidance, width, height, Samplers.infotext(s), folder)));
     }
 
     /** prepare_latents of text-to-image: the request's latents or seeded noise, times the scheduler's initial sigma. */
@@ -160,6 +185,45 @@ public abstract class UNetPipeline implements Pipeline {
         return s.addNoise(init, noise, Batch.repeat(be, timesteps.narrow(0, 0, 1), n));
     }
 
+    /** An inpainting UNet (9 input channels) needs a mask; a mask needs a 9- or a 4-channel UNet. */
+    private void checkInpainting(GenerationRequest r) {
+        int in = unet.config.in_channels(), latent = vae.config.latent_channels();
+        if (in == 2 * latent + 1 && r.mask() == null)
+            throw new IllegalArgumentException(folder + " has an inpainting UNet (" + in + " input channels): pass an init image and a mask");
+        if (r.mask() != null && r.handoff().denoisingStart() != null)
+            throw new IllegalArgumentException("inpainting with a denoising start (a refiner hand-off) is not supported: pass the mask to the base model's run only");
+        if (r.mask() != null && in != latent && in != 2 * latent + 1)
+            throw new IllegalArgumentException(folder + ": cannot inpaint with a UNet of " + in + " input channels (" + latent + " or " + (2 * latent + 1) + " needed)");
+    }
+
+    /**
+     * prepare_latents and prepare_mask_latents of the inpainting pipelines, in diffusers' generator order: the init
+     * image's posterior sample (unless a 9-channel UNet starts from pure noise at strength 1), the initial noise, the
+     * masked image's posterior sample.
+     */
+    private Inpainting.Prepared inpainting(GenerationRequest r, Tensor timesteps, int n, Scheduler s, TorchGenerator gen, Progress progress) {
+        int[] size = img2imgSize(r.initImage());
+        int height = r.height() != null ? r.height() : size[0], width = r.width() != null ? r.width() : size[1];
+        int lc = vae.config.latent_channels(), h = height / vaeScaleFactor, w = width / vaeScaleFactor;
+        boolean concat = unet.config.in_channels() != lc, strengthMax = r.img2img().strength() == 1f;
+        progress.stage("vae encode");
+        Tensor image = ImageTensors.toVaeInput(r.initImage(), width, height);
+        Tensor condition = Inpainting.maskCondition(r.mask(), width, height);
+        Tensor imageLatents = null;
+        if (!concat || !strengthMax) {
+            Tensor posterior = gen.randn(1, lc, h, w);
+            imageLatents = Batch.repeat(be, vae.scaleLatents(withVae(height, width, () -> vae.encode(image).sample(posterior))), n);
+        }
+        Tensor noise = r.latents() != null ? r.latents() : gen.randn(n, lc, h, w);
+        Tensor latents = strengthMax ? be.scale(noise, s.initNoiseSigma())
+                : s.addNoise(imageLatents, noise, Batch.repeat(be, timesteps.narrow(0, 0, 1), n));
+        Tensor masked = Inpainting.maskedImage(image, condition);
+        Tensor posterior = gen.randn(1, lc, h, w);
+        Tensor maskedLatents = vae.scaleLatents(withVae(height, width, () -> vae.encode(masked).sample(posterior)));
+        Tensor mask = Batch.repeat(be, Inpainting.latentMask(condition, h, w), n);
+        return new Inpainting.Prepared(new Inpainting(mask, Batch.repeat(be, maskedLatents, n), imageLatents, noise, concat), latents);
+    }
+
     /** The UNet's conditioning for every step: the prompt states (negative rows first with CFG), SDXL's pooled embedding and time ids, LCM's guidance embedding. */
     private UNetConditioning conditioning(Prompt p, GenerationRequest r, int height, int width, boolean doCfg, boolean img2img, float guidance) {
         Tensor states = doCfg ? be.concat(0, p.negativeStates(), p.states()) : p.states();
@@ -180,10 +244,38 @@ public abstract class UNetPipeline implements Pipeline {
                     + (img2img ? " (check requires_aesthetics_score in model_index.json)" : ""));
     }
 
+    /** {@code progress} that also receives a quick decode of the latents every {@link Progress#previewEvery} steps and after the last. */
+    private Progress withPreviews(Progress progress) {
+        if (progress.previewEvery() <= 0) return progress;
+        return new Progress() {
+            @Override public void stage(String name) { progress.stage(name); }
+            @Override public boolean wantsModelOutput() { return progress.wantsModelOutput(); }
+            @Override public void modelInput(int step, Tensor input) { progress.modelInput(step, input); }
+            @Override public void modelOutput(int step, Tensor output) { progress.modelOutput(step, output); }
+            @Override public boolean cancelled() { return progress.cancelled(); }
+            @Override public int previewEvery() { return progress.previewEvery(); }
+            @Override public void preview(int step, Tensor images) { progress.preview(step, images); }
+
+            @Override
+            public void step(int step, int total, double secondsPerStep, Tensor latents) {
+                progress.step(step, total, secondsPerStep, latents);
+                if (step % progress.previewEvery() == 0 || step == total)
+                    progress.preview(step, ImageTensors.fromDecoded(tinyVae == null ? decodeRaw(latents) : decodeTiny(latents)));
+            }
+        };
+    }
+
     /** unet.config.sample_size (or {@link #defaultSampleSize}) * vae_scale_factor, as diffusers. */
     @Override public int defaultWidth() { return (unet.config.sample_size() == null ? defaultSampleSize() : unet.config.sample_size()) * vaeScaleFactor; }
 
     @Override public int defaultHeight() { return defaultWidth(); }
+
+    /** TAESD's decode of the UNet's latents (TAESD decodes them as they are: its scaling factor is 1). */
+    private Tensor decodeTiny(Tensor latents) {
+        synchronized (tinyVae) {
+            return tinyVae.decode(tinyVae.unscaleLatents(latents));
+        }
+    }
 
     /** The VAE decoder's raw output [B, 3, H, W] for denoised latents, before the [0, 1] post-processing. */
     public Tensor decodeRaw(Tensor latents) {

@@ -246,6 +246,28 @@ abstract class AbstractScheduler implements Scheduler {
         };
     }
 
+    /**
+     * The schedule of LCM and TCD: {@code n} timesteps evenly picked (floor of a linspace without endpoint) from
+     * {@code k-1, 2k-1, ...} (k = num_train_timesteps / originalSteps) reversed, cut by {@code strength} to its
+     * first {@code int(originalSteps * strength)} entries.
+     */
+    double[] distilledTimesteps(int n, int originalSteps, double strength) {
+        int k = numTrainTimesteps / originalSteps;
+        int origin = (int) (originalSteps * strength);
+        if (origin / n < 1)
+            throw new IllegalArgumentException(className() + ": original_inference_steps x strength = " + originalSteps + " x " + strength
+                    + " is smaller than numInferenceSteps " + n);
+        if (n > originalSteps)
+            throw new IllegalArgumentException(className() + ": numInferenceSteps " + n + " cannot be larger than original_inference_steps " + originalSteps);
+        double[] picks = ScheduleMath.linspaceExclusive(0, origin, n);
+        double[] t = new double[n];
+        for (int i = 0; i < n; i++) {
+            int index = (int) Math.floor(picks[i]);
+            t[i] = (long) (origin - index) * k - 1; // origin_timesteps[::-1][index]
+        }
+        return t;
+    }
+
     TimestepSpacing timestepSpacing(TimestepSpacing defaultValue) {
         return config.getEnum("timestep_spacing", defaultValue, TimestepSpacing.values());
     }

@@ -40,13 +40,7 @@ public final class DPMSolverMultistepScheduler extends MultistepScheduler {
     @Override
     public void setTimesteps(int n) {
         checkInferenceSteps(n);
-        // searchsorted(flip(lambda_t), lambda_min_clipped): trailing training timesteps whose lambda is below the clip
-        int clipped = 0;
-        for (int i = alphasCumprod.length - 1; i >= 0; i--) {
-            float lambda = log(sqrt(alphasCumprod[i])) - log(sqrt(1 - alphasCumprod[i]));
-            if (lambda >= lambdaMinClipped) break;
-            clipped++;
-        }
+        int clipped = lambdaClippedCount(lambdaMinClipped);
         double[] t = multistepTimesteps(timestepSpacing, numTrainTimesteps - clipped, n);
         float[] trainSigmas = ScheduleMath.sigmas(alphasCumprod);
         double[] s;
@@ -116,13 +110,12 @@ public final class DPMSolverMultistepScheduler extends MultistepScheduler {
     }
 
     private float[] firstOrderUpdate(float[] m, float[] x, float[] noise) {
+        if (noise == null) return firstOrderUpdate(algorithmType.equals("dpmsolver++"), m, x);
         float sigmaNext = sigmas[stepIndex + 1], sigmaCur = sigmas[stepIndex];
         float alphaT = alphaT(sigmaNext), sigmaT = sigmaNext * alphaT;
         float alphaS = alphaT(sigmaCur), sigmaS = sigmaCur * alphaS;
         float h = (log(alphaT) - log(sigmaT)) - (log(alphaS) - log(sigmaS));
         return switch (algorithmType) {
-            case "dpmsolver++" -> combine(new float[]{sigmaT / sigmaS, -(alphaT * (exp(-h) - 1f))}, x, m);
-            case "dpmsolver" -> combine(new float[]{alphaT / alphaS, -(sigmaT * (exp(h) - 1f))}, x, m);
             case "sde-dpmsolver++" -> combine(new float[]{sigmaT / sigmaS * exp(-h), alphaT * (1 - exp(-2f * h)),
                     sigmaT * sqrt(1f - exp(-2f * h))}, x, m, noise);
             default -> combine(new float[]{alphaT / alphaS, -(2f * (sigmaT * (exp(h) - 1f))), sigmaT * sqrt(exp(2f * h) - 1f)}, x, m, noise);

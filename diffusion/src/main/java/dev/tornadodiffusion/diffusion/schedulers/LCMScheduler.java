@@ -41,21 +41,8 @@ public final class LCMScheduler extends AbstractScheduler {
      */
     public void setTimesteps(int n, double strength) {
         checkInferenceSteps(n);
-        int k = numTrainTimesteps / originalInferenceSteps;
-        int origin = (int) (originalInferenceSteps * strength);
-        if (origin / n < 1)
-            throw new IllegalArgumentException("LCMScheduler: original_inference_steps x strength = " + originalInferenceSteps + " x " + strength
-                    + " is smaller than numInferenceSteps " + n);
-        if (n > originalInferenceSteps)
-            throw new IllegalArgumentException("LCMScheduler: numInferenceSteps " + n + " cannot be larger than original_inference_steps " + originalInferenceSteps);
         numInferenceSteps = n;
-        double[] picks = ScheduleMath.linspaceExclusive(0, origin, n);
-        double[] t = new double[n];
-        for (int i = 0; i < n; i++) {
-            int index = (int) Math.floor(picks[i]);
-            t[i] = (long) (origin - index) * k - 1; // lcm_origin_timesteps[::-1][index]
-        }
-        setSchedule(t, DType.I64);
+        setSchedule(distilledTimesteps(n, originalInferenceSteps, strength), DType.I64);
     }
 
 

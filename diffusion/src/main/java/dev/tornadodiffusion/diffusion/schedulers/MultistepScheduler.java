@@ -1,5 +1,6 @@
 package dev.tornadodiffusion.diffusion.schedulers;
 
+import dev.tornadodiffusion.tensor.DType;
 import dev.tornadodiffusion.tensor.Tensor;
 
 import java.util.Optional;
@@ -24,12 +25,16 @@ abstract class MultistepScheduler extends AbstractScheduler {
     int lowerOrderNums;
 
     MultistepScheduler(SchedulerConfig config, boolean rescaleSupported) {
+        this(config, rescaleSupported, true);
+    }
+
+    MultistepScheduler(SchedulerConfig config, boolean rescaleSupported, boolean defaultLowerOrderFinal) {
         super(config, BetaSchedule.Kind.LINEAR, 0.0001, 0.02, rescaleSupported);
         this.solverOrder = config.getInt("solver_order", 2);
         if (solverOrder < 1) throw config.invalid("solver_order", "must be at least 1");
         this.predictionType = predictionType(PredictionType.EPSILON, PredictionType.SAMPLE, PredictionType.V_PREDICTION);
         this.clipping = SampleClipping.read(config, null);
-        this.lowerOrderFinal = config.getBoolean("lower_order_final", true);
+        this.lowerOrderFinal = config.getBoolean("lower_order_final", defaultLowerOrderFinal);
         this.useKarrasSigmas = config.getBoolean("use_karras_sigmas", false);
         this.timestepSpacing = timestepSpacing(TimestepSpacing.LINSPACE);
         this.modelOutputs = new float[solverOrder][];
@@ -58,6 +63,60 @@ abstract class MultistepScheduler extends AbstractScheduler {
         for (int i = 0; i < flipped.length; i++) flipped[i] = trainSigmas[trainSigmas.length - 1 - i];
         double[] s = ScheduleMath.karras(flipped, Double.NaN, Double.NaN, n);
         return new double[][]{s, timestepsForSigmas(s, ScheduleMath.log(trainSigmas))};
+    }
+
+    /**
+     * The schedule of UniPC and DEIS: the configured spacing over the training range with the interpolated sigmas
+     * ending in sigma_min, or Karras sigmas ending in their own last value.
+     */
+    void setSpacedOrKarrasSchedule(int n) {
+        double[] t = multistepTimesteps(timestepSpacing, numTrainTimesteps, n);
+        float[] trainSigmas = ScheduleMath.sigmas(alphasCumprod);
+        float[] sig;
+        if (useKarrasSigmas) {
+            double[][] st = karrasSchedule(trainSigmas, n);
+            t = st[1];
+            sig = new float[st[0].length + 1];
+            for (int i = 0; i < st[0].length; i++) sig[i] = (float) st[0][i];
+            sig[st[0].length] = sig[st[0].length - 1];
+        } else {
+            double[] s = ScheduleMath.interp(t, trainSigmas);
+            sig = new float[s.length + 1];
+            for (int i = 0; i < s.length; i++) sig[i] = (float) s[i];
+            sig[s.length] = sqrt((1 - alphasCumprod[0]) / alphasCumprod[0]);
+        }
+        sigmas = sig;
+        numInferenceSteps = t.length;
+        setSchedule(t, DType.I64);
+        resetHistory();
+    }
+
+    /**
+     * {@code searchsorted(flip(lambda_t), lambda_min_clipped)}: how many of the last training timesteps have a
+     * log-SNR below the clip and are left out of the schedule.
+     */
+    int lambdaClippedCount(double lambdaMinClipped) {
+        int clipped = 0;
+        for (int i = alphasCumprod.length - 1; i >= 0; i--) {
+            float lambda = log(sqrt(alphasCumprod[i])) - log(sqrt(1 - alphasCumprod[i]));
+            if (lambda >= lambdaMinClipped) break;
+            clipped++;
+        }
+        return clipped;
+    }
+
+    /**
+     * The first-order DPM-Solver step (DDIM in log-SNR time) from sigmas[stepIndex] to sigmas[stepIndex + 1], with
+     * {@code m} the x0 prediction ({@code dataPrediction}, DPM-Solver++) or the noise prediction (DPM-Solver, DEIS).
+     */
+    float[] firstOrderUpdate(boolean dataPrediction, float[] m, float[] x) {
+        float sigmaNext = sigmas[stepIndex + 1], sigmaCur = sigmas[stepIndex];
+        float alphaT = alphaT(sigmaNext), sigmaT = sigmaNext * alphaT;
+        float alphaS = alphaT(sigmaCur), sigmaS = sigmaCur * alphaS;
+        float h = (log(alphaT) - log(sigmaT)) - (log(alphaS) - log(sigmaS));
+        return dataPrediction
+                ? combine(new float[]{sigmaT / sigmaS, -(alphaT * (exp(-h) - 1f))}, x, m)
+                : combine(new float[]{alphaT / alphaS, -(sigmaT * (exp(h) - 1f))}, x, m);
     }
 
     static double[] timestepsForSigmas(double[] s, float[] logSigmas) {

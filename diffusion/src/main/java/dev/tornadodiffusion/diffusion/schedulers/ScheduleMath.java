@@ -140,14 +140,35 @@ final class ScheduleMath {
      */
     static double sigmaToT(double sigma, float[] logSigmas) {
         float logSigma = (float) Math.log(Math.max(sigma, 1e-10));
+        int low = lowIndex(logSigma, logSigmas);
+        float w = interpolationWeight(logSigma, logSigmas, low);
+        return (double) (1 - w) * low + (double) w * (low + 1);
+    }
+
+    /**
+     * {@code _sigma_to_t} of a float32 torch sigma against the torch {@code log_sigmas} (KDPM2's interpolated
+     * timesteps): the log of the numpy float32 scalar {@code np.maximum} returns (numpy's scalar path, correctly
+     * rounded, unlike its array loop), and distances, weights and the blend all float32.
+     */
+    static float sigmaToTFloat32(float sigma, float[] logSigmas) {
+        float logSigma = (float) Math.log(Math.max(sigma, (float) 1e-10));
+        int low = lowIndex(logSigma, logSigmas);
+        float w = interpolationWeight(logSigma, logSigmas, low);
+        return (1 - w) * low + w * (low + 1);
+    }
+
+    /** The last index whose log sigma is at most {@code logSigma} (0 if none), at most the second last. */
+    private static int lowIndex(float logSigma, float[] logSigmas) {
         int low = 0;
         for (int i = 0; i < logSigmas.length; i++) if (logSigma - logSigmas[i] >= 0) low = i;
-        low = Math.min(low, logSigmas.length - 2);
-        int high = low + 1;
-        float lo = logSigmas[low], hi = logSigmas[high];
+        return Math.min(low, logSigmas.length - 2);
+    }
+
+    /** The weight of {@code low + 1}, clipped to [0, 1]. */
+    private static float interpolationWeight(float logSigma, float[] logSigmas, int low) {
+        float lo = logSigmas[low], hi = logSigmas[low + 1];
         float w = (lo - logSigma) / (lo - hi);
-        w = Math.min(Math.max(w, 0f), 1f);
-        return (double) (1 - w) * low + (double) w * high;
+        return Math.min(Math.max(w, 0f), 1f);
     }
 
     static float sqrt(float x) {

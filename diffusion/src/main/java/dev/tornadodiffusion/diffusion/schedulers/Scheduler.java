@@ -6,6 +6,7 @@ import dev.tornadodiffusion.tensor.Tensor;
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -46,22 +47,32 @@ public interface Scheduler {
             case "EulerDiscreteScheduler" -> new EulerDiscreteScheduler(config);
             case "EulerAncestralDiscreteScheduler" -> new EulerAncestralDiscreteScheduler(config);
             case "HeunDiscreteScheduler" -> new HeunDiscreteScheduler(config);
+            case "KDPM2DiscreteScheduler" -> new KDPM2DiscreteScheduler(config);
+            case "KDPM2AncestralDiscreteScheduler" -> new KDPM2AncestralDiscreteScheduler(config);
             case "DPMSolverMultistepScheduler" -> new DPMSolverMultistepScheduler(config);
+            case "DPMSolverSinglestepScheduler" -> new DPMSolverSinglestepScheduler(config);
+            case "DEISMultistepScheduler" -> new DEISMultistepScheduler(config);
             case "UniPCMultistepScheduler" -> new UniPCMultistepScheduler(config);
             case "LCMScheduler" -> new LCMScheduler(config);
+            case "TCDScheduler" -> new TCDScheduler(config);
             case "PNDMScheduler" -> new PNDMScheduler(config);
             default -> throw new IllegalArgumentException(config.source() + ": scheduler \"" + className + "\" is not supported"
-                    + " (supported: DDPMScheduler, DDIMScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler,"
-                    + " HeunDiscreteScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler, LCMScheduler, PNDMScheduler)");
+                    + " (supported: " + String.join(", ", CLASS_NAMES) + ")");
         };
     }
+
+    /** The diffusers scheduler classes {@link #fromConfig} builds. */
+    List<String> CLASS_NAMES = List.of("DDPMScheduler", "DDIMScheduler", "EulerDiscreteScheduler",
+            "EulerAncestralDiscreteScheduler", "HeunDiscreteScheduler", "KDPM2DiscreteScheduler", "KDPM2AncestralDiscreteScheduler",
+            "DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler", "DEISMultistepScheduler", "UniPCMultistepScheduler",
+            "LCMScheduler", "TCDScheduler", "PNDMScheduler");
 
     /** The diffusers class name, e.g. {@code "EulerDiscreteScheduler"}. */
     String className();
 
     SchedulerConfig config();
 
-    /** Model evaluations per step: 2 for Heun (its timesteps hold each step twice but the first), else 1. */
+    /** Model evaluations per step: 2 for Heun and KDPM2 (their timesteps hold each step twice but the first), else 1. */
     int order();
 
     /** {@code set_timesteps(num_inference_steps)}: computes the schedule and resets the per-run state. */

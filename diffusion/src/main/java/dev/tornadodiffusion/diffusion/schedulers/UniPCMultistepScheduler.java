@@ -30,25 +30,7 @@ public final class UniPCMultistepScheduler extends MultistepScheduler {
     @Override
     public void setTimesteps(int n) {
         checkInferenceSteps(n);
-        double[] t = multistepTimesteps(timestepSpacing, numTrainTimesteps, n);
-        float[] trainSigmas = ScheduleMath.sigmas(alphasCumprod);
-        float[] sig;
-        if (useKarrasSigmas) {
-            double[][] st = karrasSchedule(trainSigmas, n);
-            t = st[1];
-            sig = new float[st[0].length + 1];
-            for (int i = 0; i < st[0].length; i++) sig[i] = (float) st[0][i];
-            sig[st[0].length] = sig[st[0].length - 1];
-        } else {
-            double[] s = ScheduleMath.interp(t, trainSigmas);
-            sig = new float[s.length + 1];
-            for (int i = 0; i < s.length; i++) sig[i] = (float) s[i];
-            sig[s.length] = sqrt((1 - alphasCumprod[0]) / alphasCumprod[0]);
-        }
-        sigmas = sig;
-        numInferenceSteps = t.length;
-        setSchedule(t, DType.I64);
-        resetHistory();
+        setSpacedOrKarrasSchedule(n);
         lastSample = null;
         thisOrder = 0;
     }

@@ -68,7 +68,7 @@ class StableDiffusionXLPipelineTest {
             assertEquals(1, outputs4.getFirst().dim(0), "guidance 0: no unconditional batch half");
             Compare.Check c = Compare.relative("image", r.images(), outputs.get("lightning/image"), 5e-4);
             assertTrue(c.pass(), c.toString());
-            assertTrue(r.parameters().get("parameters").contains("Sampler: euler-trailing, CFG scale: 0.0"), r.parameters().toString());
+            assertTrue(r.parameters().get("parameters").contains("Sampler: Euler, Timestep spacing: trailing, CFG scale: 0.0"), r.parameters().toString());
         }
     }
 

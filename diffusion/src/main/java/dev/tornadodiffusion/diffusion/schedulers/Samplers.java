@@ -1,0 +1,130 @@
+package dev.tornadodiffusion.diffusion.schedulers;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The sampler names users type, each a diffusers scheduler class plus the config it needs (diffusers' own table
+ * of A1111 equivalents): AUTOMATIC1111's names ({@code "DPM++ 2M Karras"}, {@code "Euler a"}, {@code "DPM2 a"}),
+ * their old API names ({@code k_dpmpp_2m}), short names ({@code dpm++2m-karras}, {@code euler-a}) and the class
+ * names themselves. " Karras" / "-karras" selects Karras sigmas where the class has them; "-trailing" sets
+ * {@code timestep_spacing} "trailing", as few-step models (SDXL-Lightning, Turbo) are sampled. The scheduler is
+ * built from the model's own scheduler config with these keys replaced ({@code X.from_config(s.config)}).
+ */
+public final class Samplers {
+    private Samplers() {}
+
+    /** One sampler: its A1111 name, the other names it answers to, the class and the config keys it sets. */
+    private record Entry(String name, List<String> aliases, String className, Map<String, Object> config) {}
+
+    private static final List<Entry> ENTRIES = List.of(
+            new Entry("Euler", List.of("euler", "k_euler"), "EulerDiscreteScheduler", Map.of()),
+            new Entry("Euler a", List.of("euler-a", "k_euler_a"), "EulerAncestralDiscreteScheduler", Map.of()),
+            new Entry("Heun", List.of("heun", "k_heun"), "HeunDiscreteScheduler", Map.of()),
+            new Entry("DPM2", List.of("dpm2", "k_dpm_2"), "KDPM2DiscreteScheduler", Map.of()),
+            new Entry("DPM2 a", List.of("dpm2-a", "k_dpm_2_a"), "KDPM2AncestralDiscreteScheduler", Map.of()),
+            new Entry("DPM++ 2M", List.of("dpm++2m", "k_dpmpp_2m"), "DPMSolverMultistepScheduler",
+                    Map.of("algorithm_type", "dpmsolver++", "solver_order", 2)),
+            new Entry("DPM++ 2M SDE", List.of("dpm++2m-sde", "k_dpmpp_2m_sde"), "DPMSolverMultistepScheduler",
+                    Map.of("algorithm_type", "sde-dpmsolver++", "solver_order", 2)),
+            new Entry("DPM++ 2S", List.of("dpm++2s", "dpm-singlestep"), "DPMSolverSinglestepScheduler",
+                    Map.of("algorithm_type", "dpmsolver++", "solver_order", 2)),
+            new Entry("DEIS", List.of("deis"), "DEISMultistepScheduler", Map.of()),
+            new Entry("UniPC", List.of("unipc"), "UniPCMultistepScheduler", Map.of()),
+            new Entry("DDIM", List.of("ddim"), "DDIMScheduler", Map.of()),
+            new Entry("PLMS", List.of("pndm", "plms"), "PNDMScheduler", Map.of()),
+            new Entry("DDPM", List.of("ddpm"), "DDPMScheduler", Map.of()),
+            new Entry("LCM", List.of("lcm"), "LCMScheduler", Map.of()),
+            new Entry("TCD", List.of("tcd"), "TCDScheduler", Map.of()));
+
+    /** The classes with {@code use_karras_sigmas} (diffusers 0.27.2). */
+    private static final Set<String> KARRAS = Set.of("EulerDiscreteScheduler", "HeunDiscreteScheduler", "KDPM2DiscreteScheduler",
+            "KDPM2AncestralDiscreteScheduler", "DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler",
+            "DEISMultistepScheduler", "UniPCMultistepScheduler");
+
+    /** The classes with {@code timestep_spacing}. */
+    private static final Set<String> SPACING = Set.of("DDPMScheduler", "DDIMScheduler", "PNDMScheduler", "EulerDiscreteScheduler",
+            "EulerAncestralDiscreteScheduler", "HeunDiscreteScheduler", "KDPM2DiscreteScheduler", "KDPM2AncestralDiscreteScheduler",
+            "DPMSolverMultistepScheduler", "DEISMultistepScheduler", "UniPCMultistepScheduler", "LCMScheduler", "TCDScheduler");
+
+    /**
+     * The scheduler {@code sampler} names, built from the model's scheduler config ({@code null}: the config's own
+     * class). Unknown names are an error listing the known ones.
+     */
+    public static Scheduler create(String sampler, SchedulerConfig modelConfig) {
+        if (sampler == null) return Scheduler.fromConfig(modelConfig);
+        String key = sampler.trim().toLowerCase(Locale.ROOT).replaceAll("\\s+", " ");
+        boolean trailing = key.endsWith("-trailing");
+        if (trailing) key = key.substring(0, key.length() - "-trailing".length());
+        boolean karras = key.endsWith(" karras") || key.endsWith("-karras") || key.endsWith("_karras");
+        if (karras) key = key.substring(0, key.length() - " karras".length());
+
+        String className = null;
+        Map<String, Object> settings = Map.of();
+        for (Entry e : ENTRIES) {
+            if (e.name.toLowerCase(Locale.ROOT).equals(key) || e.aliases.contains(key)) {
+                className = e.className;
+                settings = e.config;
+                break;
+            }
+        }
+        for (String c : Scheduler.CLASS_NAMES) if (c.toLowerCase(Locale.ROOT).equals(key)) className = c;
+        if (className == null)
+            throw new IllegalArgumentException("unknown sampler '" + sampler + "' (known: " + String.join(", ", names())
+                    + ", or a scheduler class name; add \" Karras\" for Karras sigmas, \"-trailing\" for trailing timesteps)");
+        if (karras && !KARRAS.contains(className))
+            throw new IllegalArgumentException("sampler '" + sampler + "': " + className + " has no Karras sigmas (those that do: "
+                    + String.join(", ", KARRAS.stream().sorted().toList()) + ")");
+        if (trailing && !SPACING.contains(className))
+            throw new IllegalArgumentException("sampler '" + sampler + "': " + className + " has no timestep_spacing option");
+
+        ObjectNode json = modelConfig.json();
+        settings.forEach((k, v) -> {
+            if (v instanceof Integer i) json.put(k, i);
+            else json.put(k, (String) v);
+        });
+        // a sampler name says whether the sigmas are Karras; a bare class name keeps the model's setting
+        boolean bareClassName = className.toLowerCase(Locale.ROOT).equals(key);
+        if (KARRAS.contains(className) && (karras || !bareClassName)) json.put("use_karras_sigmas", karras);
+        if (trailing) json.put("timestep_spacing", "trailing");
+        return Scheduler.fromConfig(className, SchedulerConfig.of(json, modelConfig.source()));
+    }
+
+    /** The A1111 names, then the short ones. */
+    public static List<String> names() {
+        List<String> out = new ArrayList<>();
+        for (Entry e : ENTRIES) out.add(e.name);
+        for (Entry e : ENTRIES) out.add(e.aliases.getFirst());
+        return out;
+    }
+
+    /**
+     * How A1111 writes this scheduler into a PNG's parameters: {@code "DPM++ 2M SDE Karras"}; the class name where
+     * A1111 has no equivalent; trailing timesteps as an extra {@code Timestep spacing} entry.
+     */
+    public static String infotext(Scheduler s) {
+        SchedulerConfig c = s.config();
+        String name = s.className();
+        for (Entry e : ENTRIES) {
+            if (!e.className.equals(s.className())) continue;
+            boolean matches = true;
+            for (Map.Entry<String, Object> kv : e.config.entrySet()) {
+                String actual = c.json().path(kv.getKey()).asText(null);
+                if (actual != null && !actual.equals(String.valueOf(kv.getValue()))) matches = false;
+            }
+            if (matches) {
+                name = e.name;
+                break;
+            }
+        }
+        if (KARRAS.contains(s.className()) && c.getBoolean("use_karras_sigmas", false)) name += " Karras";
+        if (SPACING.contains(s.className()) && "trailing".equals(c.getString("timestep_spacing", null)))
+            name += ", Timestep spacing: trailing";
+        return name;
+    }
+}
