@@ -172,7 +172,7 @@ class GenerateChecksTest {
                 assertTrue(r.out().startsWith("usage: diffuse " + c.name() + " "), r.out());
             }
         String generate = diffuse("generate", "--help").out();
-        assertTrue(generate.contains("euler-a|") && generate.contains("--batch N (1)") && generate.contains("-1: random"), generate);
+        assertTrue(generate.contains("Euler a, ") && generate.contains("euler-a, ") && generate.contains("--batch N (1)") && generate.contains("-1: random"), generate);
     }
 
     @Test

@@ -9,20 +9,19 @@ import java.util.List;
 
 /**
  * A prompt as AUTOMATIC1111 feeds it to CLIP ({@code tokenize_line}): each weighted piece tokenized on its own,
- * every token carrying its piece's weight, cut into chunks of {@value #CHUNK_LENGTH} tokens that each get their
- * own start and end token (77 in all). A chunk that fills up moves the words after its last comma to the next
+ * every token carrying its piece's weight, cut into chunks of the tokenizer's length less two (75 for CLIP's 77)
+ * that each get their own start and end token. A chunk that fills up moves the words after its last comma to the next
  * chunk when that comma is among the last {@value #COMMA_BACKTRACK} tokens; a BREAK closes the chunk. Prompts of
  * any length are kept whole.
  *
- * @param chunks     77 ids each: start, 75 tokens padded with the end token, end
+ * @param chunks     the tokenizer's length of ids each (77 for CLIP): start, 75 tokens padded with the end token, end
  * @param tokenCount the prompt's token count as A1111 reports it (75 per full chunk plus the last chunk's tokens)
  */
 public record PromptChunks(List<Chunk> chunks, int tokenCount) {
-    public static final int CHUNK_LENGTH = 75;
     /** A1111's {@code comma_padding_backtrack} default. */
     public static final int COMMA_BACKTRACK = 20;
 
-    /** 77 token ids and the weight of each (1 for start, end and padding). */
+    /** The tokenizer's length of token ids and the weight of each (1 for start, end and padding). */
     public record Chunk(int[] tokens, float[] multipliers) {}
 
     /**
@@ -56,31 +55,34 @@ public record PromptChunks(List<Chunk> chunks, int tokenCount) {
 
     /** {@code empty_chunk()}: start, then end tokens, all weights 1 (what shorter prompts of a batch are padded with). */
     public static Chunk emptyChunk(ClipTokenizer tokenizer) {
-        int[] tokens = new int[CHUNK_LENGTH + 2];
+        int[] tokens = new int[tokenizer.maxLength()];
         Arrays.fill(tokens, tokenizer.eosId());
         tokens[0] = tokenizer.bosId();
-        float[] multipliers = new float[CHUNK_LENGTH + 2];
+        float[] multipliers = new float[tokenizer.maxLength()];
         Arrays.fill(multipliers, 1f);
         return new Chunk(tokens, multipliers);
     }
 
     private static final class Builder {
         final ClipTokenizer tokenizer;
-        final int comma;
+        final int comma, chunkLength;   // A1111's 75: the encoder's length less start and end
         final List<Chunk> chunks = new ArrayList<>();
-        int[] tokens = new int[CHUNK_LENGTH];
-        float[] multipliers = new float[CHUNK_LENGTH];
+        int[] tokens;
+        float[] multipliers;
         int length, lastComma = -1, tokenCount;
 
         Builder(ClipTokenizer tokenizer) {
             this.tokenizer = tokenizer;
             this.comma = tokenizer.tokenId(",</w>");
+            this.chunkLength = tokenizer.maxLength() - 2;
+            this.tokens = new int[chunkLength];
+            this.multipliers = new float[chunkLength];
         }
 
         void add(int token, float weight) {
             if (token == comma) {
                 lastComma = length;
-            } else if (length == CHUNK_LENGTH && lastComma != -1 && length - lastComma <= COMMA_BACKTRACK) {
+            } else if (length == chunkLength && lastComma != -1 && length - lastComma <= COMMA_BACKTRACK) {
                 // the words after the last comma move to the next chunk
                 int from = lastComma + 1;
                 int[] movedTokens = Arrays.copyOfRange(tokens, from, length);
@@ -91,7 +93,7 @@ public record PromptChunks(List<Chunk> chunks, int tokenCount) {
                 System.arraycopy(movedMultipliers, 0, multipliers, 0, movedMultipliers.length);
                 length = movedTokens.length;
             }
-            if (length == CHUNK_LENGTH) nextChunk(false);
+            if (length == chunkLength) nextChunk(false);
             tokens[length] = token;
             multipliers[length] = weight;
             length++;
@@ -99,17 +101,17 @@ public record PromptChunks(List<Chunk> chunks, int tokenCount) {
 
         /** {@code next_chunk}: pad with end tokens, add start and end, start an empty chunk. */
         void nextChunk(boolean last) {
-            tokenCount += last ? length : CHUNK_LENGTH;
-            int[] t = new int[CHUNK_LENGTH + 2];
-            float[] w = new float[CHUNK_LENGTH + 2];
+            tokenCount += last ? length : chunkLength;
+            int[] t = new int[tokenizer.maxLength()];
+            float[] w = new float[tokenizer.maxLength()];
             Arrays.fill(t, tokenizer.eosId());
             Arrays.fill(w, 1f);
             t[0] = tokenizer.bosId();
             System.arraycopy(tokens, 0, t, 1, length);
             System.arraycopy(multipliers, 0, w, 1, length);
             chunks.add(new Chunk(t, w));
-            tokens = new int[CHUNK_LENGTH];
-            multipliers = new float[CHUNK_LENGTH];
+            tokens = new int[chunkLength];
+            multipliers = new float[chunkLength];
             length = 0;
             lastComma = -1;
         }

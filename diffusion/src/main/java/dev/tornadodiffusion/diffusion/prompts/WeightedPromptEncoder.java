@@ -8,8 +8,8 @@ import java.util.List;
 
 /**
  * AUTOMATIC1111's {@code FrozenCLIPEmbedderWithCustomWords.forward} around one CLIP text encoder: the prompts of a
- * batch are encoded chunk by chunk (prompts with fewer chunks get empty chunks), each [B, 77] chunk in one
- * encoder call, and the chunk outputs are concatenated along the tokens: [B, 77 * chunks, C]. Emphasis "Original"
+ * batch are encoded chunk by chunk (prompts with fewer chunks get empty chunks), each [B, L] chunk (L = the tokenizer's length, 77 for CLIP) in one
+ * encoder call, and the chunk outputs are concatenated along the tokens: [B, L * chunks, C]. Emphasis "Original"
  * per chunk: the hidden states are multiplied by the token weights, then rescaled so that their mean over the
  * whole chunk tensor is what it was. Tokenizers that pad with another id than the end token (SD 2.x, SDXL's
  * second encoder) get that id after each chunk's first end token.
@@ -17,20 +17,20 @@ import java.util.List;
 public final class WeightedPromptEncoder {
     private WeightedPromptEncoder() {}
 
-    /** A text encoder call: ids [B, 77] (I64) to {hidden states [B, 77, C], pooled [B, D] or absent}. */
+    /** A text encoder call: ids [B, L] (I64) to {hidden states [B, L, C], pooled [B, D] or absent}. */
     @FunctionalInterface
     public interface TextEncoder {
         Tensor[] encode(Tensor inputIds);
     }
 
-    /** The conditioning [B, 77 * chunks, C] and the pooled output of the first chunk (null if the encoder has none). */
+    /** The conditioning [B, L * chunks, C] and the pooled output of the first chunk (null if the encoder has none). */
     public record Encoded(Tensor hiddenStates, Tensor pooled) {}
 
     public static Encoded encode(List<PromptChunks> batch, ClipTokenizer tokenizer, TextEncoder encoder) {
         int b = batch.size();
         int chunkCount = 0;
         for (PromptChunks p : batch) chunkCount = Math.max(chunkCount, p.chunks().size());
-        int length = PromptChunks.CHUNK_LENGTH + 2;
+        int length = tokenizer.maxLength();   // 77 for CLIP
         Chunk empty = PromptChunks.emptyChunk(tokenizer);
 
         float[][] zs = new float[chunkCount][];
