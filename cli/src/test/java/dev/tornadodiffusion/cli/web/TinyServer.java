@@ -69,6 +69,13 @@ final class TinyServer implements AutoCloseable {
 
     String accessLog() { return log.toString(StandardCharsets.UTF_8); }
 
+    /** Whether a line of the access log matches {@code regex} within 5 s: the line is written after the response has gone out. */
+    boolean accessLogHas(String regex) throws InterruptedException {
+        for (long end = System.nanoTime() + 5_000_000_000L; System.nanoTime() < end; Thread.sleep(20))
+            if (accessLog().lines().anyMatch(l -> l.matches(regex))) return true;
+        return false;
+    }
+
     @Override
     public void close() {
         server.stop(0);
