@@ -55,13 +55,19 @@ final class Checks {
         return e.isArray() && e.size() == 2 && !e.get(0).isNull() && !e.get(1).isNull();
     }
 
-    /** A sampler name the model can run (a diffusers scheduler class name is checked when the scheduler is built). */
+    /** A sampler name the model can run: TLD's own two, else every name the schedulers know (A1111's included). */
     private static void sampler(String name, String pipelineClass) {
-        String base = name.toLowerCase(java.util.Locale.ROOT).endsWith("-trailing") ? name.substring(0, name.length() - "-trailing".length()) : name;
-        var offered = Samplers.forPipeline(pipelineClass);
-        if (Samplers.find(offered, base) == null && !(base.endsWith("Scheduler") && !pipelineClass.equals("TLDPipeline")))
-            throw new UsageException("--sampler '" + name + "' is not known (" + String.join(", ", offered.stream().map(Samplers.Sampler::id).toList())
-                    + (pipelineClass.equals("TLDPipeline") ? "" : ", or a scheduler class name; each may end in -trailing") + ")");
+        if (pipelineClass.equals("TLDPipeline")) {
+            var offered = Samplers.forPipeline(pipelineClass);
+            if (Samplers.find(offered, name) == null)
+                throw new UsageException("--sampler '" + name + "' is not known (" + String.join(", ", offered.stream().map(Samplers.Sampler::id).toList()) + ")");
+            return;
+        }
+        try {
+            dev.tornadodiffusion.diffusion.schedulers.Samplers.check(name);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--sampler: " + e.getMessage());
+        }
     }
 
     private static String pipelineClassIfAny(Path dir) throws IOException {

@@ -141,7 +141,7 @@ class GenerateChecksTest {
                 {"--guidance", "Infinity", "--guidance must be a number"},
                 {"--guidance", "-1", "--guidance must be a number"},
                 {"--guidance-rescale", "2", "--guidance-rescale must be"},
-                {"--sampler", "frobnicate", "--sampler 'frobnicate' is not known (euler-a, euler,"},
+                {"--sampler", "frobnicate", "--sampler: unknown sampler 'frobnicate' (known: Euler, Euler a,"},
                 {"--steps", "0", "--steps must be in 1..1000"},
                 {"--steps", "5000", "--steps must be in 1..1000"},
                 {"--batch", "0", "--batch must be in 1..64"},

@@ -58,6 +58,26 @@ public final class Samplers {
      */
     public static Scheduler create(String sampler, SchedulerConfig modelConfig) {
         if (sampler == null) return Scheduler.fromConfig(modelConfig);
+        Resolved r = resolve(sampler);
+        ObjectNode json = modelConfig.json();
+        r.settings.forEach((k, v) -> {
+            if (v instanceof Integer i) json.put(k, i);
+            else json.put(k, (String) v);
+        });
+        // a sampler name says whether the sigmas are Karras; a bare class name keeps the model's setting
+        if (KARRAS.contains(r.className) && (r.karras || !r.bareClassName)) json.put("use_karras_sigmas", r.karras);
+        if (r.trailing) json.put("timestep_spacing", "trailing");
+        return Scheduler.fromConfig(r.className, SchedulerConfig.of(json, modelConfig.source()));
+    }
+
+    /** Refuses a sampler name {@link #create} would refuse, with the same message, before any model is loaded. */
+    public static void check(String sampler) {
+        resolve(sampler);
+    }
+
+    private record Resolved(String className, Map<String, Object> settings, boolean karras, boolean trailing, boolean bareClassName) {}
+
+    private static Resolved resolve(String sampler) {
         String key = sampler.trim().toLowerCase(Locale.ROOT).replaceAll("\\s+", " ");
         boolean trailing = key.endsWith("-trailing");
         if (trailing) key = key.substring(0, key.length() - "-trailing".length());
@@ -83,16 +103,7 @@ public final class Samplers {
         if (trailing && !SPACING.contains(className))
             throw new IllegalArgumentException("sampler '" + sampler + "': " + className + " has no timestep_spacing option");
 
-        ObjectNode json = modelConfig.json();
-        settings.forEach((k, v) -> {
-            if (v instanceof Integer i) json.put(k, i);
-            else json.put(k, (String) v);
-        });
-        // a sampler name says whether the sigmas are Karras; a bare class name keeps the model's setting
-        boolean bareClassName = className.toLowerCase(Locale.ROOT).equals(key);
-        if (KARRAS.contains(className) && (karras || !bareClassName)) json.put("use_karras_sigmas", karras);
-        if (trailing) json.put("timestep_spacing", "trailing");
-        return Scheduler.fromConfig(className, SchedulerConfig.of(json, modelConfig.source()));
+        return new Resolved(className, settings, karras, trailing, className.toLowerCase(Locale.ROOT).equals(key));
     }
 
     /** The A1111 names, then the short ones. */
