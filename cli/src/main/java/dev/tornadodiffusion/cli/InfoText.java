@@ -102,7 +102,6 @@ final class InfoText {
                     if (wh.length != 2) throw new UsageException("--from-png " + source + ": Size '" + v + "' is not WIDTHxHEIGHT");
                     o.addAll(List.of("--width", wh[0], "--height", wh[1]));
                 }
-                case "Batch size" -> o.addAll(List.of("--batch", v));
                 case "Denoising strength" -> o.addAll(List.of("--strength", v));
                 case "Denoising end", "Refiner switch at" -> o.addAll(List.of("--denoising-end", v));
                 case "Lora" -> o.addAll(List.of("--lora", v));
@@ -110,7 +109,8 @@ final class InfoText {
                 case "Refiner" -> o.addAll(List.of("--refiner", v));
                 case "Guidance rescale" -> o.addAll(List.of("--guidance-rescale", v));
                 case "Clip skip" -> o.addAll(List.of("--clip-skip", String.valueOf(Integer.parseInt(v) - 1)));
-                default -> { }  // Model, Version and keys of other tools do not map to an option
+                // Batch size: an image's own seed makes it alone; Model, Version and other tools' keys map to no option
+                default -> { }
             }
         }
         return o;

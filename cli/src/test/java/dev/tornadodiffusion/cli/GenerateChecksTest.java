@@ -50,6 +50,25 @@ class GenerateChecksTest {
         assertFalse(java.util.Arrays.equals(pixels(a), pixels(c)));
     }
 
+    /** As A1111: image i of a batch has seed + i, recorded in its PNG, and its PNG makes that image again on its own. */
+    @Test
+    void eachImageOfABatchHasItsOwnSeedAndItsPngMakesItAlone(@TempDir Path dir) throws Exception {
+        Path batch = dir.resolve("b.png"), alone = dir.resolve("alone.png");
+        var r = diffuse("generate", "--model", TINY.toString(), "--prompt", "a red square", "--steps", "2", "--seed", "7", "--batch", "3",
+                "--sampler", "Euler a", "--width", "16", "--height", "16", "--out", batch.toString());
+        assertEquals(0, r.code(), r.err());
+        for (int i = 0; i < 3; i++) {
+            String text = Png.readText(dir.resolve("b-" + i + ".png")).get("parameters");
+            assertTrue(text.contains("Seed: " + (7 + i) + ","), text);
+        }
+        assertFalse(java.util.Arrays.equals(pixels(dir.resolve("b-0.png")), pixels(dir.resolve("b-1.png"))));
+        r = diffuse("generate", "--model", TINY.toString(), "--from-png", dir.resolve("b-2.png").toString(), "--out", alone.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.isRegularFile(alone), "one image: " + r.out());
+        assertArrayEquals(pixels(dir.resolve("b-2.png")), pixels(alone), "seed 9 alone is the batch's third image");
+        assertTrue(Png.readText(alone).get("parameters").contains("Seed: 9,"));
+    }
+
     @Test
     void loraUnetAndRefinerAreRecordedAndReadBack() {
         var options = new dev.tornadodiffusion.diffusion.pipelines.LoadOptions(null, Path.of("u, v.safetensors"),
@@ -172,7 +191,7 @@ class GenerateChecksTest {
                 assertTrue(r.out().startsWith("usage: diffuse " + c.name() + " "), r.out());
             }
         String generate = diffuse("generate", "--help").out();
-        assertTrue(generate.contains("Euler a, ") && generate.contains("euler-a, ") && generate.contains("--batch N (1)") && generate.contains("-1: random"), generate);
+        assertTrue(generate.contains("Euler a, ") && generate.contains("euler-a, ") && generate.contains("--batch N (1; image i has seed + i)") && generate.contains("-1: random"), generate);
     }
 
     @Test
