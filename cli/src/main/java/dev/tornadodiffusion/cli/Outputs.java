@@ -51,10 +51,20 @@ final class Outputs {
             if (Files.exists(p) && !overwrite) throw new UsageException("--out " + p + " exists; pass --overwrite to replace it");
             Path dir = p.toAbsolutePath().getParent();
             while (dir != null && !Files.exists(dir)) dir = dir.getParent();
-            if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir))
+            if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir) || !takesFiles(dir))
                 throw new UsageException("--out " + p + ": cannot write there (" + (dir == null ? "no such folder" : dir + " is not a writable folder") + ")");
         }
         return paths;
+    }
+
+    /** Whether a file can be made in {@code dir}: permission bits do not say it for root, read-only mounts or /proc. */
+    private static boolean takesFiles(Path dir) {
+        try {
+            Files.delete(Files.createTempFile(dir, ".diffuse-", ".probe"));
+            return true;
+        } catch (IOException | SecurityException e) {
+            return false;
+        }
     }
 
     static String extension(String file) {

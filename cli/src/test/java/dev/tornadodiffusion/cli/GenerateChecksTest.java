@@ -116,6 +116,16 @@ class GenerateChecksTest {
         assertEquals(16, ImageIO.read(png.toFile()).getWidth());
     }
 
+    /** A folder that refuses files is found out before the model loads, whatever its permission bits say (root's are all yes). */
+    @Test
+    void anUnwritableOutputFolderIsRefusedBeforeLoading() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
+        var r = diffuse("generate", "--model", TINY.toString(), "--prompt", "a fox", "--out", "/proc/fox.png");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("diffuse generate: --out /proc/fox.png: cannot write there"), r.err());
+        assertFalse(r.err().contains("loaded in"), "refused before loading: " + r.err());
+    }
+
     @Test
     void defaultNamesDoNotCollide() throws Exception {
         List<Path> first = Outputs.plan(null, false, 7, 2);
