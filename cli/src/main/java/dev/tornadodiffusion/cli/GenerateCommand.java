@@ -106,7 +106,8 @@ final class GenerateCommand implements Command {
                 if (outs.size() > 1) System.err.printf("generate: image %d/%d, seed %d%n", i + 1, outs.size(), one.seed());
                 GenerationResult result = pipeline.generate(one, new ConsoleProgress(previewEvery, previewPath(outs.get(i))));
                 // the base's settings, with what its text cannot know: LoRAs, --unet, the refiner and where it took over
-                Map<String, String> parameters = InfoText.withLoad(result.parameters(), options, a.get("refiner", null), one.handoff().denoisingEnd());
+                Map<String, String> parameters = InfoText.withLoad(result.parameters(), options, a.get("refiner", null), one.handoff().denoisingEnd(),
+                        one.literalPrompt());
                 if (refiner != null) result = refiner.generate(one.refinerHandoff(result.latents()), new ConsoleProgress());
                 Path out = outs.get(i);
                 Tensor img = result.image(0);

@@ -17,20 +17,23 @@ import java.util.regex.Pattern;
 /**
  * The "parameters" text (A1111's infotext: the prompt, "Negative prompt: ...", then "Key: value, ..." on the last line,
  * a value with a comma in double quotes). {@link #withLoad} adds what the pipeline's own text cannot know (LoRAs with
- * their scales, a replacement UNet, the refiner and its switch point); {@link #expand} turns a PNG's text back into
- * generate options for {@code --from-png FILE}, options given on the command line winning. Keys that do not change
- * the image (Model, Version) are left out.
+ * their scales, a replacement UNet, the weight variant, a tiny VAE, the refiner and its switch point, a literal
+ * prompt); {@link #expand} turns a PNG's text back into generate options for {@code --from-png FILE}, options given
+ * on the command line winning. Keys that do not change the image (Model, Version, Batch size) are not read back.
  */
 final class InfoText {
     private InfoText() {}
 
-    /** The pipeline's parameters text with the load options and the refiner that also shaped the image. */
-    static Map<String, String> withLoad(Map<String, String> parameters, LoadOptions options, String refiner, Float switchAt) {
+    /** The pipeline's parameters text with the load options, the refiner and the prompt parsing that also shaped the image. */
+    static Map<String, String> withLoad(Map<String, String> parameters, LoadOptions options, String refiner, Float switchAt, boolean literalPrompt) {
         StringBuilder sb = new StringBuilder(parameters.get("parameters"));
         if (!options.loras().isEmpty())
             sb.append(", Lora: ").append(quote(String.join(",", options.loras().stream().map(l -> l.file() + ":" + l.scale()).toList())));
         if (options.unetFile() != null) sb.append(", UNet: ").append(quote(options.unetFile().toString()));
+        if (options.variant() != null) sb.append(", Variant: ").append(quote(options.variant()));
+        if (options.vaeTiny() != null) sb.append(", Tiny VAE: ").append(quote(options.vaeTiny().toString()));
         if (refiner != null) sb.append(", Refiner: ").append(quote(refiner)).append(", Refiner switch at: ").append(switchAt);
+        if (literalPrompt) sb.append(", Literal prompt: true");
         Map<String, String> out = new LinkedHashMap<>(parameters);
         out.put("parameters", sb.toString());
         return out;
@@ -107,6 +110,9 @@ final class InfoText {
                 case "Lora" -> o.addAll(List.of("--lora", v));
                 case "UNet" -> o.addAll(List.of("--unet", v));
                 case "Refiner" -> o.addAll(List.of("--refiner", v));
+                case "Variant" -> o.addAll(List.of("--variant", v));
+                case "Tiny VAE" -> o.addAll(List.of("--vae-tiny", v));
+                case "Literal prompt" -> { if (v.equals("true")) o.add("--literal-prompt"); }
                 case "Guidance rescale" -> o.addAll(List.of("--guidance-rescale", v));
                 case "Clip skip" -> o.addAll(List.of("--clip-skip", String.valueOf(Integer.parseInt(v) - 1)));
                 // Batch size: an image's own seed makes it alone; Model, Version and other tools' keys map to no option

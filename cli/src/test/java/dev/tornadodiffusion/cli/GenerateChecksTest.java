@@ -70,15 +70,19 @@ class GenerateChecksTest {
     }
 
     @Test
-    void loraUnetAndRefinerAreRecordedAndReadBack() {
-        var options = new dev.tornadodiffusion.diffusion.pipelines.LoadOptions(null, Path.of("u, v.safetensors"),
+    void loadOptionsRefinerAndLiteralPromptAreRecordedAndReadBack() {
+        var options = new dev.tornadodiffusion.diffusion.pipelines.LoadOptions("fp16", Path.of("u, v.safetensors"),
                 List.of(new dev.tornadodiffusion.diffusion.pipelines.LoadOptions.Lora(Path.of("a.safetensors"), 0.5f),
-                        new dev.tornadodiffusion.diffusion.pipelines.LoadOptions.Lora(Path.of("b.safetensors"), 1f)));
-        String text = InfoText.withLoad(java.util.Map.of("parameters", "a cat\nSteps: 3, Seed: 1"), options, "refiner-dir", 0.8f).get("parameters");
-        assertEquals("a cat\nSteps: 3, Seed: 1, Lora: \"a.safetensors:0.5,b.safetensors:1.0\", UNet: \"u, v.safetensors\", Refiner: refiner-dir, Refiner switch at: 0.8", text);
+                        new dev.tornadodiffusion.diffusion.pipelines.LoadOptions.Lora(Path.of("b.safetensors"), 1f)), Path.of("taesd"));
+        String text = InfoText.withLoad(java.util.Map.of("parameters", "a cat\nSteps: 3, Seed: 1"), options, "refiner-dir", 0.8f, true).get("parameters");
+        assertEquals("a cat\nSteps: 3, Seed: 1, Lora: \"a.safetensors:0.5,b.safetensors:1.0\", UNet: \"u, v.safetensors\", Variant: fp16, Tiny VAE: taesd,"
+                + " Refiner: refiner-dir, Refiner switch at: 0.8, Literal prompt: true", text);
         List<String> o = InfoText.options(text, Path.of("x.png"));
         assertEquals(List.of("--prompt", "a cat", "--steps", "3", "--seed", "1", "--lora", "a.safetensors:0.5,b.safetensors:1.0",
-                "--unet", "u, v.safetensors", "--refiner", "refiner-dir", "--denoising-end", "0.8"), o);
+                "--unet", "u, v.safetensors", "--variant", "fp16", "--vae-tiny", "taesd", "--refiner", "refiner-dir", "--denoising-end", "0.8",
+                "--literal-prompt"), o);
+        assertEquals("a cat\nSteps: 3", InfoText.withLoad(java.util.Map.of("parameters", "a cat\nSteps: 3"),
+                dev.tornadodiffusion.diffusion.pipelines.LoadOptions.DEFAULT, null, null, false).get("parameters"), "nothing added when nothing was set");
     }
 
     @Test
