@@ -70,7 +70,7 @@ final class InfoText {
         }
         if (png == null) return argv;
         if (!Files.isRegularFile(png)) throw new NoSuchFileException(png.toString());
-        String text = Png.readText(png).get("parameters");
+        String text = Outputs.extension(png.toString()).equals("png") ? Png.readText(png).get("parameters") : Outputs.jpegComment(png);
         if (text == null) throw new UsageException("--from-png " + png + ": the image has no 'parameters' text");
         List<String> options = options(text, png);
         options.addAll(rest);
@@ -95,6 +95,11 @@ final class InfoText {
             switch (e.getKey()) {
                 case "Steps" -> o.addAll(List.of("--steps", v));
                 case "Sampler" -> {
+                    // A1111 1.9+ writes the sigma schedule apart: "Sampler: DPM++ 2M, Schedule type: Karras"
+                    String schedule = kv.getOrDefault("Schedule type", "Automatic");
+                    if (!schedule.equals("Automatic") && !schedule.equals("Karras"))
+                        throw new UsageException("--from-png " + source + ": Schedule type '" + schedule + "' is not supported (Automatic, Karras)");
+                    if (schedule.equals("Karras") && !v.endsWith(" Karras")) v += " Karras";
                     Samplers.Sampler s = Samplers.find(Samplers.forPipeline(""), v);
                     o.addAll(List.of("--sampler", s == null ? v : s.id()));
                 }

@@ -120,6 +120,37 @@ class GenerateChecksTest {
         assertEquals(16, ImageIO.read(png.toFile()).getWidth());
     }
 
+    /** A JPEG's comment holds the same parameters, and --from-png reads them back from it. */
+    @Test
+    void aJpegsParametersReproduceTheImageToo(@TempDir Path dir) throws Exception {
+        Path jpg = dir.resolve("a.jpg"), png = dir.resolve("a.png"), again = dir.resolve("b.png");
+        String[] settings = {"--prompt", "a fox", "--steps", "2", "--seed", "11", "--width", "16", "--height", "16"};
+        assertEquals(0, diffuse(cat(new String[]{"generate", "--model", TINY.toString(), "--out", jpg.toString()}, settings)).code());
+        assertEquals(0, diffuse(cat(new String[]{"generate", "--model", TINY.toString(), "--out", png.toString()}, settings)).code());
+        var r = diffuse("generate", "--model", TINY.toString(), "--from-png", jpg.toString(), "--out", again.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(Png.readText(png).get("parameters"), Png.readText(again).get("parameters"));
+        assertArrayEquals(pixels(png), pixels(again));
+    }
+
+    /** A1111 1.9+ writes the sigma schedule as its own key; Karras is read into the sampler, an unsupported one refused. */
+    @Test
+    void a1111sScheduleTypeIsReadIntoTheSampler() {
+        assertEquals(List.of("--prompt", "a cat", "--steps", "20", "--sampler", "dpm++2m-karras", "--seed", "5"),
+                InfoText.options("a cat\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Karras, Seed: 5", Path.of("x.png")));
+        assertEquals(List.of("--prompt", "a cat", "--steps", "20", "--sampler", "euler-a"),
+                InfoText.options("a cat\nSteps: 20, Sampler: Euler a, Schedule type: Automatic", Path.of("x.png")));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(UsageException.class,
+                () -> InfoText.options("a cat\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Exponential", Path.of("x.png")));
+        assertTrue(e.getMessage().contains("Schedule type 'Exponential' is not supported"), e.getMessage());
+    }
+
+    static String[] cat(String[] a, String[] b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
     /** A folder that refuses files is found out before the model loads, whatever its permission bits say (root's are all yes). */
     @Test
     void anUnwritableOutputFolderIsRefusedBeforeLoading() {
