@@ -214,7 +214,10 @@ class GenerateChecksTest {
                 {"--clip-skip", "-1", "--clip-skip must be >= 0"},
                 {"--denoising-end", "1.5", "--denoising-end must be in (0, 1)"},
                 {"--refiner", TINY.toString(), "both must be SDXL pipelines"},
-                {"--out", noRoom.resolve("x.png").toString(), "cannot write there"}};
+                {"--out", noRoom.resolve("x.png").toString(), "cannot write there"},
+                {"--lora", dir.resolve("gone.safetensors") + ":0.5", "--lora " + dir.resolve("gone.safetensors") + ": no such file"},
+                {"--unet", dir.resolve("gone").toString(), "--unet " + dir.resolve("gone") + ": no such file or folder"},
+                {"--refiner", dir.resolve("gone").toString(), "--refiner " + dir.resolve("gone") + " is not a pipeline folder"}};
         for (String[] c : cases) {
             var r = diffuse("generate", "--model", TINY.toString(), "--prompt", "x", c[0], c[1]);
             assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
