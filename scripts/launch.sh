@@ -29,12 +29,22 @@ td_drop_incubator_warning() {
 }
 
 # Runs java with ARGS, its stderr through the filter; returns when both are done (not exec: the filter's last lines
-# must be out before the caller sees the exit code), with java's exit code. Ctrl-C reaches java (same process group).
+# must be out before the caller sees the exit code), with java's exit code. java runs in the background with Ctrl-C
+# restored (a script's background jobs ignore it; it reaches java directly, one process group), so that a TERM or HUP
+# sent to this script (./diffuse serve & ... kill $!) is passed on to it.
 td_java() {
-  local status=0 filter
+  local status=0 filter java
   exec 9> >(td_drop_incubator_warning >&2)
   filter=$!
-  "$JAVA_HOME/bin/java" "$@" 2>&9 9>&- || status=$?
+  ( trap - INT QUIT; exec "$JAVA_HOME/bin/java" "$@" 2>&9 9>&- ) <&0 &
+  java=$!
+  trap 'kill -TERM "$java" 2>/dev/null' TERM HUP
+  trap '' INT
+  while :; do
+    status=0
+    wait "$java" || status=$?
+    kill -0 "$java" 2>/dev/null || break   # else a trapped signal ended the wait: wait again for java's exit code
+  done
   exec 9>&-
   wait "$filter" 2>/dev/null || true
   return $status

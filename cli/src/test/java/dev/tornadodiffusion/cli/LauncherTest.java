@@ -52,6 +52,7 @@ class LauncherTest {
         executable(jdk.resolve("bin/java"), """
                 #!/usr/bin/env bash
                 case "$*" in *-XshowSettings*) echo "    java.specification.version = 25" >&2; exit 0 ;; esac
+                if [ -n "${FAKE_JAVA_WAITS:-}" ]; then echo $$ > "$FAKE_JAVA_WAITS"; exec sleep 60; fi
                 echo "%s" >&2
                 for a in "$@"; do echo "$a"; done
                 echo "a line of the program's own" >&2
@@ -130,6 +131,21 @@ class LauncherTest {
         assertEquals(3, r.exit());
         assertFalse(r.stderr().contains(WARNING), r.stderr());
         assertTrue(r.stderr().contains("a line of the program's own"), r.stderr());
+    }
+
+    /** {@code ./diffuse serve & ...; kill $!} stops the JVM too, as when the launcher exec'd it. */
+    @Test
+    void aTermSentToTheLauncherStopsTheJvm() throws Exception {
+        Path pidFile = tmp.resolve("java.pid");
+        ProcessBuilder pb = new ProcessBuilder("bash", root.resolve("diffuse").toString(), "serve").directory(tmp.toFile())
+                .redirectOutput(tmp.resolve("o.txt").toFile()).redirectError(tmp.resolve("e.txt").toFile());
+        pb.environment().putAll(Map.of("JAVA_HOME", jdk.toString(), "TORNADOVM_HOME", sdk.toString(), "FAKE_JAVA_WAITS", pidFile.toString()));
+        Process launcher = pb.start();
+        for (int i = 0; i < 600 && !(Files.exists(pidFile) && !Files.readString(pidFile).isBlank()); i++) Thread.sleep(50);
+        ProcessHandle java = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).orElseThrow();
+        launcher.destroy();  // SIGTERM
+        assertTrue(launcher.waitFor(10, TimeUnit.SECONDS), "the launcher ends");
+        assertTrue(java.onExit().get(10, TimeUnit.SECONDS) != null && !java.isAlive(), "the JVM ends with it");
     }
 
     @Test
