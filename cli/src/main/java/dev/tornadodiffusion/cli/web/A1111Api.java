@@ -32,8 +32,8 @@ import java.util.TreeSet;
  * txt2img and img2img (base64 PNGs, {@code info} as a JSON string), samplers, sd-models, progress (with the current
  * preview) and interrupt. Fields outside the subset are ignored and named in {@code info} ("ignored_fields", "comments").
  *
- * <p>Seeds: seed -1 is random; n_iter batches use seed, seed + batch_size, ... (A1111's numbering), and every image
- * of one batch comes from its batch's seed (diffusers' batched noise), which "all_seeds" reports.
+ * <p>Seeds: seed -1 is random; as in A1111 the images of n_iter batches of batch_size have seeds seed, seed + 1, ...,
+ * each the image of its seed alone ({@link WebServer#oneSeedPerImage}), which "all_seeds" and each infotext report.
  * Once a job is queued the answer is committed as 200 and blank space is sent every second while it runs (valid
  * JSON whitespace), so a client that goes away is noticed and its job cancelled; an error after that point comes
  * as {@code {"error": ..., "detail": ...}} in the body.

@@ -168,7 +168,15 @@ public final class WebServer {
         if (pixels > limits.maxPixels())
             throw new Http.Refused(400, "the request asks for " + pixels + " pixels (width x height x images), over this server's limit of "
                     + limits.maxPixels() + " per job (serve --max-pixels); ask for fewer or smaller images");
-        return jobs.submit(requests);
+        return jobs.submit(oneSeedPerImage(requests));
+    }
+
+    /** As A1111 and {@code generate --batch}: image i of a batch is the image of seed + i alone, so its PNG's seed makes it again. */
+    static List<GenerationRequest> oneSeedPerImage(List<GenerationRequest> requests) {
+        List<GenerationRequest> each = new java.util.ArrayList<>();
+        for (GenerationRequest r : requests)
+            for (int i = 0; i < r.batch(); i++) each.add(r.batch() == 1 ? r : r.toBuilder().seed(r.seed() + i).batch(1).build());
+        return each;
     }
 
     /** The job's state as JSON; image URLs when done, the preview as a data URL when asked. */

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The A1111 subset against the request/response shapes A1111's API documents (modules/api/models.py). */
@@ -39,11 +40,12 @@ class A1111ApiTest {
         JsonNode r = s.json("POST", "/sdapi/v1/txt2img", "{\"prompt\": \"a red fox\", \"negative_prompt\": \"blur\", \"steps\": 3, \"width\": 32,"
                 + " \"height\": 24, \"seed\": 7, \"batch_size\": 2, \"sampler_name\": \"Euler a\", \"restore_faces\": false, \"colour\": \"red\"}", 200);
         assertEquals(2, r.get("images").size());
-        for (JsonNode b64 : r.get("images")) {
-            byte[] png = Base64.getDecoder().decode(b64.asText());
+        for (int i = 0; i < 2; i++) {
+            byte[] png = Base64.getDecoder().decode(r.get("images").get(i).asText());
             assertEquals(32, TinyServer.png(png).getWidth());
             assertEquals(24, TinyServer.png(png).getHeight());
-            assertTrue(TinyServer.parameters(png).contains("Seed: 7"), TinyServer.parameters(png));
+            assertTrue(TinyServer.parameters(png).contains("Seed: " + (7 + i) + ","), TinyServer.parameters(png));
+            assertFalse(TinyServer.parameters(png).contains("Batch size"), "the image's own seed makes it alone: " + TinyServer.parameters(png));
         }
         JsonNode p = r.get("parameters");
         assertEquals(3, p.get("steps").asInt());
@@ -53,7 +55,7 @@ class A1111ApiTest {
         assertEquals("a red fox", info.get("prompt").asText());
         assertEquals("blur", info.get("negative_prompt").asText());
         assertEquals(7, info.get("seed").asLong());
-        assertEquals("[7,7]", info.get("all_seeds").toString());
+        assertEquals("[7,8]", info.get("all_seeds").toString(), "image i of a batch has seed + i, as in A1111");
         assertEquals(2, info.get("infotexts").size());
         assertEquals("Euler a", info.get("sampler_name").asText());
         assertEquals("tiny-sd", info.get("sd_model_name").asText());

@@ -74,9 +74,10 @@ class WebServerTest {
         assertEquals("done", last.get("state").asText());
         assertEquals(1.0, last.get("progress").asDouble());
         assertEquals(2, last.get("images").size());
-        for (JsonNode im : last.get("images")) {
-            assertEquals(5, im.get("seed").asLong());
-            assertTrue(im.get("parameters").asText().contains("Steps: 6") && im.get("parameters").asText().contains("Seed: 5"), im.toString());
+        for (int i = 0; i < 2; i++) {
+            JsonNode im = last.get("images").get(i);
+            assertEquals(5 + i, im.get("seed").asLong(), "image i of a batch has seed + i");
+            assertTrue(im.get("parameters").asText().contains("Steps: 6") && im.get("parameters").asText().contains("Seed: " + (5 + i) + ","), im.toString());
             HttpResponse<byte[]> png = s.send("GET", im.get("url").asText(), null);
             assertEquals(200, png.statusCode());
             assertEquals(32, TinyServer.png(png.body()).getWidth());
