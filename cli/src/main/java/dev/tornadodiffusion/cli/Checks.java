@@ -2,6 +2,7 @@ package dev.tornadodiffusion.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tornadodiffusion.diffusion.pipelines.ImageSize;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 import dev.tornadodiffusion.nn.vae.AutoencoderKLConfig;
 import dev.tornadodiffusion.tensor.Tensor;
 import dev.tornadodiffusion.weights.Json;
@@ -80,7 +81,7 @@ final class Checks {
             return;
         }
         try {
-            dev.tornadodiffusion.diffusion.schedulers.Samplers.check(name);
+            Samplers.check(name);
         } catch (IllegalArgumentException e) {
             throw new UsageException("--sampler: " + e.getMessage());
         }

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
 import dev.tornadodiffusion.cli.Images;
-import dev.tornadodiffusion.cli.Samplers;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 import dev.tornadodiffusion.tensor.Tensor;
 
 import javax.imageio.ImageIO;
