@@ -1,7 +1,6 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextConfig;
@@ -21,8 +20,6 @@ import dev.tornadodiffusion.weights.WeightFormatException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Locale;
-import java.util.Map;
 
 /** Loading a pipeline folder by its model_index.json. */
 public final class Pipelines {

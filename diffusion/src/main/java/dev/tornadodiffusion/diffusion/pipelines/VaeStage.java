@@ -87,9 +87,4 @@ final class VaeStage {
             }
         };
     }
-
-    void close() {
-        vae.close();
-        if (tiny != null) tiny.close();
-    }
 }
