@@ -33,8 +33,9 @@ class HalfStorageTest {
 
     @Test
     void theBackendReadsItsOpenClDevicesExtensions() {
-        var device = TornadoExecutionPlan.DEFAULT_DEVICE;
+        // the backend first: it sets tornado.properties' TornadoVM options, which TornadoVM reads once, when it starts
         TornadoBackend backend = (TornadoBackend) Backends.get("tornado");
+        var device = TornadoExecutionPlan.DEFAULT_DEVICE;
         if (device.getTornadoVMBackend() == TornadoVMBackendType.OPENCL) {
             String ext = TornadoDevices.openclExtensions(device);
             assertTrue(ext.contains("cl_khr_"), "the driver's extension list was not read: '" + ext + "'");
