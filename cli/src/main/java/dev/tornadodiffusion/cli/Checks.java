@@ -37,9 +37,16 @@ final class Checks {
             if (layers > 0 && skip >= layers)
                 throw new UsageException("--clip-skip must be in 0.." + (layers - 1) + " (the text encoder has " + layers + " layers), got " + skip);
         }
+        if (a.has("lora"))
+            for (String spec : a.get("lora", "").split(",")) {
+                Path file = GenerateCommand.parseLora(spec.trim()).file();
+                if (!Files.isRegularFile(file)) throw new UsageException("--lora " + file + ": no such file");
+            }
+        if (a.has("unet") && !Files.exists(Path.of(a.get("unet", null))))
+            throw new UsageException("--unet " + a.get("unet", null) + ": no such file or folder");
         if (a.has("refiner")) {
             Path refiner = Path.of(a.get("refiner", null));
-            String base = pipelineClass(model), ref = pipelineClass(refiner);
+            String base = pipelineClass("model", model), ref = pipelineClass("refiner", refiner);
             if (!family(base).equals("SDXL") || !family(ref).equals("SDXL"))
                 throw new UsageException("--refiner " + refiner + " (" + ref + ") cannot refine " + model + " (" + base + "): both must be SDXL pipelines");
         }
@@ -106,9 +113,9 @@ final class Checks {
         return Files.isRegularFile(config) ? Json.read(config).path("num_hidden_layers").asInt(0) : 0;
     }
 
-    private static String pipelineClass(Path dir) throws IOException {
+    private static String pipelineClass(String option, Path dir) throws IOException {
         Path index = dir.resolve("model_index.json");
-        if (!Files.isRegularFile(index)) throw new UsageException(dir + " is not a pipeline folder: it has no model_index.json");
+        if (!Files.isRegularFile(index)) throw new UsageException("--" + option + " " + dir + " is not a pipeline folder: it has no model_index.json");
         return Json.read(index).path("_class_name").asText("");
     }
 

@@ -38,7 +38,7 @@ import java.util.stream.Stream;
  * </ul>
  * {@code --half} stores floating-point tensors as F16 (as diffusers' conversion scripts' --half). The configs a single
  * file does not carry are derived from its keys and the original configs, or taken from {@code --config DIR}
- * ({@code DIR/<component>/config.json}).
+ * ({@code DIR/<component>/config.json}, and DIR's tokenizers and scheduler config where it has them).
  */
 final class ConvertCommand implements Command {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -53,7 +53,7 @@ final class ConvertCommand implements Command {
 
     @Override
     public String usage() {
-        return "IN OUT [--half] [--arch sd1|sd2|sdxl|sdxl-refiner] [--config DIR]  single-file checkpoint (.safetensors/.ckpt) -> diffusers "
+        return "IN OUT [--half] [--arch sd1|sd2|sdxl|sdxl-refiner] [--config DIR (configs, tokenizers, scheduler)]  single-file checkpoint (.safetensors/.ckpt) -> diffusers "
                 + "folder, diffusers folder -> single .safetensors, or any weight file (.pth/.bin/...) -> .safetensors";
     }
 
@@ -82,8 +82,8 @@ final class ConvertCommand implements Command {
         return 0;
     }
 
-    /** A single-file checkpoint -> a diffusers pipeline folder. */
-    private void toFolder(Path in, Path dir, Architecture arch, Path configs, DType dtype) throws IOException {
+    /** A single-file checkpoint -> a diffusers pipeline folder (also {@code generate --model FILE}, {@link SingleFileModels}). */
+    void toFolder(Path in, Path dir, Architecture arch, Path configs, DType dtype) throws IOException {
         requireEmptyFolder(dir);
         try (SingleFileCheckpoint ckpt = SingleFileCheckpoint.open(in, arch)) {
             out.println(in + ": " + ckpt.architecture().id + " checkpoint with " + String.join(", ", ckpt.components()));
@@ -98,14 +98,15 @@ final class ConvertCommand implements Command {
                 write(folder.resolve(file), weights, cast(all(weights), dtype), Map.of("format", "pt"));
                 out.println("  config " + (given ? "from " + assumed : "derived from the keys and the " + ckpt.architecture().id + " defaults"));
             }
-            writeJson(dir.resolve("model_index.json"), modelIndex(ckpt, dir));
+            writeJson(dir.resolve("model_index.json"), modelIndex(ckpt, dir, configs));
             Path scheduler = Files.createDirectories(dir.resolve("scheduler"));
-            writeJson(scheduler.resolve("scheduler_config.json"), scheduler(ckpt.architecture()));
+            Path given = configs == null ? null : configs.resolve("scheduler").resolve("scheduler_config.json");
+            writeJson(scheduler.resolve("scheduler_config.json"), given != null && Files.isRegularFile(given) ? Json.read(given) : scheduler(ckpt.architecture()));
         }
     }
 
-    /** The pipeline's model_index.json: each component present, [null, null] for the rest; tokenizers copied when bundled. */
-    private ObjectNode modelIndex(SingleFileCheckpoint ckpt, Path dir) throws IOException {
+    /** The pipeline's model_index.json: each component present, [null, null] for the rest; tokenizers copied from the config folder or the bundled one. */
+    private ObjectNode modelIndex(SingleFileCheckpoint ckpt, Path dir, Path configs) throws IOException {
         Architecture arch = ckpt.architecture();
         ObjectNode index = JsonNodeFactory.instance.objectNode();
         index.put("_class_name", arch.pipelineClass);
@@ -123,7 +124,8 @@ final class ConvertCommand implements Command {
         for (String slot : slots) {
             if (slot.startsWith("tokenizer")) {
                 String encoder = slot.replace("tokenizer", "text_encoder");
-                boolean copied = ckpt.has(encoder) && copyTokenizer(dir.resolve(slot), slot.equals("tokenizer_2") || arch == Architecture.SD2);
+                boolean copied = ckpt.has(encoder) && copyTokenizer(dir.resolve(slot), configs == null ? null : configs.resolve(slot),
+                        slot.equals("tokenizer_2") || arch == Architecture.SD2);
                 if (copied) index.putArray(slot).add("transformers").add("CLIPTokenizer");
                 else index.putArray(slot).addNull().addNull();
             } else if (!ckpt.has(slot)) {
@@ -137,10 +139,19 @@ final class ConvertCommand implements Command {
     }
 
     /**
-     * Copies the bundled CLIP BPE tokenizer (models/tiny-sd/tokenizer) to {@code to}; OpenCLIP's tokenizers (SD 2.x, SDXL's
-     * second) pad with "!" instead of the end-of-text token. False when the runner's home has no bundled tokenizer.
+     * Copies the config folder's tokenizer ({@code given}) when it has one, else the bundled CLIP BPE tokenizer
+     * (models/tiny-sd/tokenizer) to {@code to}; OpenCLIP's tokenizers (SD 2.x, SDXL's second) pad with "!" instead of
+     * the end-of-text token. False when there is neither.
      */
-    private boolean copyTokenizer(Path to, boolean padWithBang) throws IOException {
+    private boolean copyTokenizer(Path to, Path given, boolean padWithBang) throws IOException {
+        if (given != null && Files.isRegularFile(given.resolve("vocab.json"))) {
+            Files.createDirectories(to);
+            try (Stream<Path> files = Files.list(given)) {
+                for (Path f : files.toList()) if (Files.isRegularFile(f)) Files.copy(f, to.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
+            }
+            out.println("  " + to.getFileName() + " from " + given);
+            return true;
+        }
         String home = System.getProperty("td.home");
         Path from = home == null ? null : Path.of(home, "models", "tiny-sd", "tokenizer");
         if (from == null || !Files.isRegularFile(from.resolve("vocab.json"))) {

@@ -25,13 +25,15 @@ final class GenerateCommand implements Command {
 
     @Override
     public String usage() {
-        return "--prompt TEXT [--model DIR (models/tiny-sd)] [--negative TEXT] [--steps N (model's: 50 SD)] [--guidance G (7.5 SD, 5 SDXL)]"
+        return "--prompt TEXT [--model DIR|FILE.safetensors|FILE.ckpt (models/tiny-sd) [--model-config DIR]] [--negative TEXT] [--steps N (model's: 50 SD)] [--guidance G (7.5 SD, 5 SDXL)]"
                 + " [--sampler NAME (the folder's scheduler; names below)]"
-                + " [--seed N (-1: random, the default)] [--width W --height H (the model's size)] [--batch N (1)] [--init-image IMAGE [--mask IMAGE] --strength S (0.8; 1 with a mask)]"
+                + " [--seed N (-1: random, the default)] [--width W --height H (the model's size)] [--batch N (1; image i has seed + i)] [--init-image IMAGE [--mask IMAGE] --strength S (0.8; 1 with a mask)]"
                 + " [--guidance-rescale F (0)] [--clip-skip N (0)] [--unet FILE|DIR] [--lora FILE[:SCALE][,FILE[:SCALE]...]] [--vae-tiny DIR] [--preview-every N] [--literal-prompt] [--variant fp16]"
                 + " [--refiner DIR --denoising-end F (0.8)] [--device cpu|tornado] [--out FILE.png|.jpg (out/DATE-TIME-SEED-I.png)] [--overwrite]"
                 + " [--from-png FILE (its recorded settings; later options win)]" + "\n"
                 + "  prompts: A1111 emphasis ((word), (word:1.3), [word], BREAK) and any length (75-token chunks); --literal-prompt: as written\n"
+                + "  --model FILE: a single-file SD 1.x/2.x/SDXL checkpoint, converted once as convert does into a cached folder"
+                + " (~/.cache/tornado-diffusion; -Dtd.cache=DIR); --model-config DIR: its configs, tokenizers and scheduler from a diffusers folder\n"
                 + "  --mask: white = repaint (an inpainting UNet, or a normal one keeping the rest); strength defaults to 1 there\n"
                 + "  --vae-tiny: a TAESD folder for a fast final decode and the previews (--preview-every N writes OUT-preview.png)\n"
                 + "  samplers: " + String.join(", ", Samplers.names()) + "; add \" Karras\" or \"-karras\" for Karras sigmas";
@@ -42,11 +44,11 @@ final class GenerateCommand implements Command {
         argv = InfoText.expand(argv);
         Args a = new Args(argv, Set.of("prompt", "model", "negative", "steps", "guidance", "sampler", "seed", "width", "height",
                 "batch", "init-image", "strength", "unet", "lora", "variant", "device", "out", "guidance-rescale", "clip-skip",
-                "refiner", "denoising-end", "mask", "vae-tiny", "preview-every"), Set.of("overwrite", "literal-prompt"));
+                "refiner", "denoising-end", "mask", "vae-tiny", "preview-every", "model-config"), Set.of("overwrite", "literal-prompt"));
         if (!a.positional().isEmpty()) throw new UsageException("unexpected argument '" + a.positional().get(0) + "'");
         if (!a.has("prompt")) throw new UsageException("--prompt is required");
-        Path model = Path.of(a.get("model", DEFAULT_MODEL.toString()));
-        if (!Files.isDirectory(model)) throw new UsageException("--model " + model + " is not a folder");
+        Path model = SingleFileModels.folder(Path.of(a.get("model", DEFAULT_MODEL.toString())),
+                a.has("model-config") ? Path.of(a.get("model-config", null)) : null, System.err);
         Checks.generate(a, model);
         long seed = a.getLong("seed", -1);
         boolean randomSeed = seed == -1;
@@ -96,26 +98,26 @@ final class GenerateCommand implements Command {
         if (randomWeights(model))
             System.err.println("generate: " + model + " has RANDOM weights (the bundled tiny model): it makes abstract patterns, not pictures of the prompt; pass --model DIR for a real model");
         long t0 = System.nanoTime();
-        GenerationResult result;
-        Map<String, String> parameters;
-        try (Pipeline pipeline = Pipeline.load(model, backend, options)) {
+        try (Pipeline pipeline = Pipeline.load(model, backend, options);
+             Pipeline refiner = a.has("refiner") ? Pipeline.load(Path.of(a.get("refiner", null)), backend, new LoadOptions(options.variant(), null, List.of())) : null) {
             System.err.printf("generate: %s on %s (loaded in %.1f s)%n", pipeline.description(), backend.name(), (System.nanoTime() - t0) / 1e9);
+            if (refiner != null) System.err.println("generate: refining with " + refiner.description());
             if (randomSeed) System.err.println("generate: seed " + seed + " (random)");
-            result = pipeline.generate(request, new ConsoleProgress(previewEvery, previewPath(outs.getFirst())));
-            // the base's settings, with what its text cannot know: LoRAs, --unet, the refiner and where it took over
-            parameters = InfoText.withLoad(result.parameters(), options, a.get("refiner", null), request.handoff().denoisingEnd());
-            if (a.has("refiner")) {
-                try (Pipeline refiner = Pipeline.load(Path.of(a.get("refiner", null)), backend, new LoadOptions(options.variant(), null, List.of()))) {
-                    System.err.println("generate: refining with " + refiner.description());
-                    result = refiner.generate(request.refinerHandoff(result.latents()), new ConsoleProgress());
-                }
+            // as A1111: image i of a batch is the image of seed + i alone, its own noise and sampler noise, recorded
+            // with that seed, so that its PNG (--from-png) makes it again
+            for (int i = 0; i < outs.size(); i++) {
+                GenerationRequest one = request.toBuilder().seed(seed + i).batch(1).build();
+                if (outs.size() > 1) System.err.printf("generate: image %d/%d, seed %d%n", i + 1, outs.size(), one.seed());
+                GenerationResult result = pipeline.generate(one, new ConsoleProgress(previewEvery, previewPath(outs.get(i))));
+                // the base's settings, with what its text cannot know: LoRAs, --unet, the refiner and where it took over
+                Map<String, String> parameters = InfoText.withLoad(result.parameters(), options, a.get("refiner", null), one.handoff().denoisingEnd(),
+                        one.literalPrompt());
+                if (refiner != null) result = refiner.generate(one.refinerHandoff(result.latents()), new ConsoleProgress());
+                Path out = outs.get(i);
+                Tensor img = result.image(0);
+                Outputs.write(out, img, parameters);
+                System.out.printf("wrote %s (%dx%d)%n", out, img.dim(1), img.dim(0));
             }
-        }
-        for (int i = 0; i < outs.size(); i++) {
-            Path out = outs.get(i);
-            Tensor img = result.image(i);
-            Outputs.write(out, img, parameters);
-            System.out.printf("wrote %s (%dx%d)%n", out, img.dim(1), img.dim(0));
         }
         System.err.printf("generate: done in %.1f s%n", (System.nanoTime() - t0) / 1e9);
         return 0;

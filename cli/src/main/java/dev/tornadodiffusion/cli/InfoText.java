@@ -18,20 +18,23 @@ import java.util.regex.Pattern;
 /**
  * The "parameters" text (A1111's infotext: the prompt, "Negative prompt: ...", then "Key: value, ..." on the last line,
  * a value with a comma in double quotes). {@link #withLoad} adds what the pipeline's own text cannot know (LoRAs with
- * their scales, a replacement UNet, the refiner and its switch point); {@link #expand} turns a PNG's text back into
- * generate options for {@code --from-png FILE}, options given on the command line winning. Keys that do not change
- * the image (Model, Version) are left out.
+ * their scales, a replacement UNet, the weight variant, a tiny VAE, the refiner and its switch point, a literal
+ * prompt); {@link #expand} turns a PNG's text back into generate options for {@code --from-png FILE}, options given
+ * on the command line winning. Keys that do not change the image (Model, Version, Batch size) are not read back.
  */
 final class InfoText {
     private InfoText() {}
 
-    /** The pipeline's parameters text with the load options and the refiner that also shaped the image. */
-    static Map<String, String> withLoad(Map<String, String> parameters, LoadOptions options, String refiner, Float switchAt) {
+    /** The pipeline's parameters text with the load options, the refiner and the prompt parsing that also shaped the image. */
+    static Map<String, String> withLoad(Map<String, String> parameters, LoadOptions options, String refiner, Float switchAt, boolean literalPrompt) {
         StringBuilder sb = new StringBuilder(parameters.get("parameters"));
         if (!options.loras().isEmpty())
             sb.append(", Lora: ").append(quote(String.join(",", options.loras().stream().map(l -> l.file() + ":" + l.scale()).toList())));
         if (options.unetFile() != null) sb.append(", UNet: ").append(quote(options.unetFile().toString()));
+        if (options.variant() != null) sb.append(", Variant: ").append(quote(options.variant()));
+        if (options.vaeTiny() != null) sb.append(", Tiny VAE: ").append(quote(options.vaeTiny().toString()));
         if (refiner != null) sb.append(", Refiner: ").append(quote(refiner)).append(", Refiner switch at: ").append(switchAt);
+        if (literalPrompt) sb.append(", Literal prompt: true");
         Map<String, String> out = new LinkedHashMap<>(parameters);
         out.put("parameters", sb.toString());
         return out;
@@ -68,7 +71,7 @@ final class InfoText {
         }
         if (png == null) return argv;
         if (!Files.isRegularFile(png)) throw new NoSuchFileException(png.toString());
-        String text = Png.readText(png).get("parameters");
+        String text = Outputs.extension(png.toString()).equals("png") ? Png.readText(png).get("parameters") : Outputs.jpegComment(png);
         if (text == null) throw new UsageException("--from-png " + png + ": the image has no 'parameters' text");
         List<String> options = options(text, png);
         options.addAll(rest);
@@ -93,6 +96,11 @@ final class InfoText {
             switch (e.getKey()) {
                 case "Steps" -> o.addAll(List.of("--steps", v));
                 case "Sampler" -> {
+                    // A1111 1.9+ writes the sigma schedule apart: "Sampler: DPM++ 2M, Schedule type: Karras"
+                    String schedule = kv.getOrDefault("Schedule type", "Automatic");
+                    if (!schedule.equals("Automatic") && !schedule.equals("Karras"))
+                        throw new UsageException("--from-png " + source + ": Schedule type '" + schedule + "' is not supported (Automatic, Karras)");
+                    if (schedule.equals("Karras") && !v.endsWith(" Karras")) v += " Karras";
                     Samplers.Sampler s = Samplers.find(Samplers.forPipeline(""), v);
                     o.addAll(List.of("--sampler", s == null ? v : s.id()));
                 }
@@ -103,15 +111,18 @@ final class InfoText {
                     if (wh.length != 2) throw new UsageException("--from-png " + source + ": Size '" + v + "' is not WIDTHxHEIGHT");
                     o.addAll(List.of("--width", wh[0], "--height", wh[1]));
                 }
-                case "Batch size" -> o.addAll(List.of("--batch", v));
                 case "Denoising strength" -> o.addAll(List.of("--strength", v));
                 case "Denoising end", "Refiner switch at" -> o.addAll(List.of("--denoising-end", v));
                 case "Lora" -> o.addAll(List.of("--lora", v));
                 case "UNet" -> o.addAll(List.of("--unet", v));
                 case "Refiner" -> o.addAll(List.of("--refiner", v));
+                case "Variant" -> o.addAll(List.of("--variant", v));
+                case "Tiny VAE" -> o.addAll(List.of("--vae-tiny", v));
+                case "Literal prompt" -> { if (v.equals("true")) o.add("--literal-prompt"); }
                 case "Guidance rescale" -> o.addAll(List.of("--guidance-rescale", v));
                 case "Clip skip" -> o.addAll(List.of("--clip-skip", String.valueOf(Integer.parseInt(v) - 1)));
-                default -> { }  // Model, Version and keys of other tools do not map to an option
+                // Batch size: an image's own seed makes it alone; Model, Version and other tools' keys map to no option
+                default -> { }
             }
         }
         return o;

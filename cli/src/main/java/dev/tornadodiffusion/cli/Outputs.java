@@ -6,10 +6,12 @@ import dev.tornadodiffusion.tensor.Tensor;
 import javax.imageio.IIOImage;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.ImageReader;
 import javax.imageio.ImageWriteParam;
 import javax.imageio.ImageWriter;
 import javax.imageio.metadata.IIOMetadata;
 import javax.imageio.metadata.IIOMetadataNode;
+import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.ImageOutputStream;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
@@ -51,16 +53,43 @@ final class Outputs {
             if (Files.exists(p) && !overwrite) throw new UsageException("--out " + p + " exists; pass --overwrite to replace it");
             Path dir = p.toAbsolutePath().getParent();
             while (dir != null && !Files.exists(dir)) dir = dir.getParent();
-            if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir))
+            if (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir) || !takesFiles(dir))
                 throw new UsageException("--out " + p + ": cannot write there (" + (dir == null ? "no such folder" : dir + " is not a writable folder") + ")");
         }
         return paths;
+    }
+
+    /** Whether a file can be made in {@code dir}: permission bits do not say it for root, read-only mounts or /proc. */
+    private static boolean takesFiles(Path dir) {
+        try {
+            Files.delete(Files.createTempFile(dir, ".diffuse-", ".probe"));
+            return true;
+        } catch (IOException | SecurityException e) {
+            return false;
+        }
     }
 
     static String extension(String file) {
         String name = Path.of(file).getFileName() == null ? "" : Path.of(file).getFileName().toString();
         int dot = name.lastIndexOf('.');
         return dot < 0 ? "" : name.substring(dot + 1).toLowerCase(Locale.ROOT);
+    }
+
+    /** The comment (COM segment) of a JPEG, where {@link #write} puts the parameters; null if it has none. */
+    static String jpegComment(Path file) throws IOException {
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            var readers = ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) throw new IllegalArgumentException(file + ": not an image ImageIO can read");
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in);
+                if (!reader.getFormatName().equalsIgnoreCase("jpeg")) throw new IllegalArgumentException(file + ": not a JPEG or PNG");
+                var com = ((IIOMetadataNode) reader.getImageMetadata(0).getAsTree("javax_imageio_jpeg_image_1.0")).getElementsByTagName("com");
+                return com.getLength() == 0 ? null : new String((byte[]) ((IIOMetadataNode) com.item(0)).getUserObject(), java.nio.charset.StandardCharsets.UTF_8);
+            } finally {
+                reader.dispose();
+            }
+        }
     }
 
     /** PNG with the text chunks, or JPEG (quality 0.95) with the parameters as its comment. */

@@ -18,7 +18,7 @@ final class ServeCommand implements Command {
 
     @Override
     public String usage() {
-        return "[--model DIR] [--port N (8080)] [--host ADDR (127.0.0.1)] [--queue N (8)] [--max-pixels N (" + WebServer.Limits.DEFAULT_MAX_PIXELS
+        return "[--model DIR|FILE.safetensors|FILE.ckpt] [--port N (8080)] [--host ADDR (127.0.0.1)] [--queue N (8)] [--max-pixels N (" + WebServer.Limits.DEFAULT_MAX_PIXELS
                 + ")] [--time-limit SECONDS (" + (int) WebServer.Limits.DEFAULT_TIME_LIMIT + ", 0: none)] [--device cpu|tornado] [--vae-tiny DIR]"
                 + "   page at http://HOST:PORT/, POST /generate {\"prompt\": ...} -> PNG, A1111 API at /sdapi/v1/";
     }
@@ -34,7 +34,7 @@ final class ServeCommand implements Command {
         if (queue < 1) throw new UsageException("--queue must be >= 1");
         if (maxPixels < 64) throw new UsageException("--max-pixels must be >= 64");
         if (!(timeLimit >= 0) || Float.isInfinite(timeLimit)) throw new UsageException("--time-limit must be a number of seconds >= 0");
-        Path model = Path.of(a.get("model", GenerateCommand.DEFAULT_MODEL.toString()));
+        Path model = SingleFileModels.folder(Path.of(a.get("model", GenerateCommand.DEFAULT_MODEL.toString())), null, System.err);
         Checks.serve(model);
         if (GenerateCommand.randomWeights(model)) System.err.println("serve: " + model + " has RANDOM weights: its images are abstract patterns; pass --model DIR for a real model");
         Path tiny = a.has("vae-tiny") ? Path.of(a.get("vae-tiny", null)) : null;

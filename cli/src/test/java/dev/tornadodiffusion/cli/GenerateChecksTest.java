@@ -50,16 +50,39 @@ class GenerateChecksTest {
         assertFalse(java.util.Arrays.equals(pixels(a), pixels(c)));
     }
 
+    /** As A1111: image i of a batch has seed + i, recorded in its PNG, and its PNG makes that image again on its own. */
     @Test
-    void loraUnetAndRefinerAreRecordedAndReadBack() {
-        var options = new dev.tornadodiffusion.diffusion.pipelines.LoadOptions(null, Path.of("u, v.safetensors"),
+    void eachImageOfABatchHasItsOwnSeedAndItsPngMakesItAlone(@TempDir Path dir) throws Exception {
+        Path batch = dir.resolve("b.png"), alone = dir.resolve("alone.png");
+        var r = diffuse("generate", "--model", TINY.toString(), "--prompt", "a red square", "--steps", "2", "--seed", "7", "--batch", "3",
+                "--sampler", "Euler a", "--width", "16", "--height", "16", "--out", batch.toString());
+        assertEquals(0, r.code(), r.err());
+        for (int i = 0; i < 3; i++) {
+            String text = Png.readText(dir.resolve("b-" + i + ".png")).get("parameters");
+            assertTrue(text.contains("Seed: " + (7 + i) + ","), text);
+        }
+        assertFalse(java.util.Arrays.equals(pixels(dir.resolve("b-0.png")), pixels(dir.resolve("b-1.png"))));
+        r = diffuse("generate", "--model", TINY.toString(), "--from-png", dir.resolve("b-2.png").toString(), "--out", alone.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.isRegularFile(alone), "one image: " + r.out());
+        assertArrayEquals(pixels(dir.resolve("b-2.png")), pixels(alone), "seed 9 alone is the batch's third image");
+        assertTrue(Png.readText(alone).get("parameters").contains("Seed: 9,"));
+    }
+
+    @Test
+    void loadOptionsRefinerAndLiteralPromptAreRecordedAndReadBack() {
+        var options = new dev.tornadodiffusion.diffusion.pipelines.LoadOptions("fp16", Path.of("u, v.safetensors"),
                 List.of(new dev.tornadodiffusion.diffusion.pipelines.LoadOptions.Lora(Path.of("a.safetensors"), 0.5f),
-                        new dev.tornadodiffusion.diffusion.pipelines.LoadOptions.Lora(Path.of("b.safetensors"), 1f)));
-        String text = InfoText.withLoad(java.util.Map.of("parameters", "a cat\nSteps: 3, Seed: 1"), options, "refiner-dir", 0.8f).get("parameters");
-        assertEquals("a cat\nSteps: 3, Seed: 1, Lora: \"a.safetensors:0.5,b.safetensors:1.0\", UNet: \"u, v.safetensors\", Refiner: refiner-dir, Refiner switch at: 0.8", text);
+                        new dev.tornadodiffusion.diffusion.pipelines.LoadOptions.Lora(Path.of("b.safetensors"), 1f)), Path.of("taesd"));
+        String text = InfoText.withLoad(java.util.Map.of("parameters", "a cat\nSteps: 3, Seed: 1"), options, "refiner-dir", 0.8f, true).get("parameters");
+        assertEquals("a cat\nSteps: 3, Seed: 1, Lora: \"a.safetensors:0.5,b.safetensors:1.0\", UNet: \"u, v.safetensors\", Variant: fp16, Tiny VAE: taesd,"
+                + " Refiner: refiner-dir, Refiner switch at: 0.8, Literal prompt: true", text);
         List<String> o = InfoText.options(text, Path.of("x.png"));
         assertEquals(List.of("--prompt", "a cat", "--steps", "3", "--seed", "1", "--lora", "a.safetensors:0.5,b.safetensors:1.0",
-                "--unet", "u, v.safetensors", "--refiner", "refiner-dir", "--denoising-end", "0.8"), o);
+                "--unet", "u, v.safetensors", "--variant", "fp16", "--vae-tiny", "taesd", "--refiner", "refiner-dir", "--denoising-end", "0.8",
+                "--literal-prompt"), o);
+        assertEquals("a cat\nSteps: 3", InfoText.withLoad(java.util.Map.of("parameters", "a cat\nSteps: 3"),
+                dev.tornadodiffusion.diffusion.pipelines.LoadOptions.DEFAULT, null, null, false).get("parameters"), "nothing added when nothing was set");
     }
 
     @Test
@@ -95,6 +118,47 @@ class GenerateChecksTest {
         assertEquals(0, diffuse("generate", "--model", TINY.toString(), "--prompt", "a fox", "--steps", "2", "--width", "16", "--height", "16",
                 "--out", png.toString(), "--overwrite").code());
         assertEquals(16, ImageIO.read(png.toFile()).getWidth());
+    }
+
+    /** A JPEG's comment holds the same parameters, and --from-png reads them back from it. */
+    @Test
+    void aJpegsParametersReproduceTheImageToo(@TempDir Path dir) throws Exception {
+        Path jpg = dir.resolve("a.jpg"), png = dir.resolve("a.png"), again = dir.resolve("b.png");
+        String[] settings = {"--prompt", "a fox", "--steps", "2", "--seed", "11", "--width", "16", "--height", "16"};
+        assertEquals(0, diffuse(cat(new String[]{"generate", "--model", TINY.toString(), "--out", jpg.toString()}, settings)).code());
+        assertEquals(0, diffuse(cat(new String[]{"generate", "--model", TINY.toString(), "--out", png.toString()}, settings)).code());
+        var r = diffuse("generate", "--model", TINY.toString(), "--from-png", jpg.toString(), "--out", again.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(Png.readText(png).get("parameters"), Png.readText(again).get("parameters"));
+        assertArrayEquals(pixels(png), pixels(again));
+    }
+
+    /** A1111 1.9+ writes the sigma schedule as its own key; Karras is read into the sampler, an unsupported one refused. */
+    @Test
+    void a1111sScheduleTypeIsReadIntoTheSampler() {
+        assertEquals(List.of("--prompt", "a cat", "--steps", "20", "--sampler", "dpm++2m-karras", "--seed", "5"),
+                InfoText.options("a cat\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Karras, Seed: 5", Path.of("x.png")));
+        assertEquals(List.of("--prompt", "a cat", "--steps", "20", "--sampler", "euler-a"),
+                InfoText.options("a cat\nSteps: 20, Sampler: Euler a, Schedule type: Automatic", Path.of("x.png")));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(UsageException.class,
+                () -> InfoText.options("a cat\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Exponential", Path.of("x.png")));
+        assertTrue(e.getMessage().contains("Schedule type 'Exponential' is not supported"), e.getMessage());
+    }
+
+    static String[] cat(String[] a, String[] b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    /** A folder that refuses files is found out before the model loads, whatever its permission bits say (root's are all yes). */
+    @Test
+    void anUnwritableOutputFolderIsRefusedBeforeLoading() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self")), "needs Linux's /proc");
+        var r = diffuse("generate", "--model", TINY.toString(), "--prompt", "a fox", "--out", "/proc/fox.png");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("diffuse generate: --out /proc/fox.png: cannot write there"), r.err());
+        assertFalse(r.err().contains("loaded in"), "refused before loading: " + r.err());
     }
 
     @Test
@@ -150,7 +214,10 @@ class GenerateChecksTest {
                 {"--clip-skip", "-1", "--clip-skip must be >= 0"},
                 {"--denoising-end", "1.5", "--denoising-end must be in (0, 1)"},
                 {"--refiner", TINY.toString(), "both must be SDXL pipelines"},
-                {"--out", noRoom.resolve("x.png").toString(), "cannot write there"}};
+                {"--out", noRoom.resolve("x.png").toString(), "cannot write there"},
+                {"--lora", dir.resolve("gone.safetensors") + ":0.5", "--lora " + dir.resolve("gone.safetensors") + ": no such file"},
+                {"--unet", dir.resolve("gone").toString(), "--unet " + dir.resolve("gone") + ": no such file or folder"},
+                {"--refiner", dir.resolve("gone").toString(), "--refiner " + dir.resolve("gone") + " is not a pipeline folder"}};
         for (String[] c : cases) {
             var r = diffuse("generate", "--model", TINY.toString(), "--prompt", "x", c[0], c[1]);
             assertEquals(2, r.code(), String.join(" ", c) + ": " + r.err());
@@ -178,7 +245,7 @@ class GenerateChecksTest {
                 assertTrue(r.out().startsWith("usage: diffuse " + c.name() + " "), r.out());
             }
         String generate = diffuse("generate", "--help").out();
-        assertTrue(generate.contains("Euler a, ") && generate.contains("euler-a, ") && generate.contains("--batch N (1)") && generate.contains("-1: random"), generate);
+        assertTrue(generate.contains("Euler a, ") && generate.contains("euler-a, ") && generate.contains("--batch N (1; image i has seed + i)") && generate.contains("-1: random"), generate);
     }
 
     @Test

@@ -8,6 +8,12 @@ import java.util.Arrays;
 /** Eager execution on all cores. Every op returns a new dense F32 tensor. */
 public final class CpuBackend implements Backend {
 
+    /** Refuses at once, naming the flag, when the JVM lacks the Vector API (else the first kernel fails with NoClassDefFoundError). */
+    public CpuBackend() {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty())
+            throw new IllegalStateException("the CPU kernels need the Vector API: start java with --add-modules=jdk.incubator.vector");
+    }
+
     @Override public String name() { return "cpu"; }
 
     // ---- matrix products
