@@ -122,6 +122,7 @@ for v in "${variants[@]}"; do
     keep "^ *[0-9]+:[0-9]+ " 8
     break
   fi
+  say "note  backend set $v: TornadoVM finds no device (see check.log)"
   backends=""
 done
 [ -n "$backends" ] || { say "FAIL  TornadoVM starts with none of: ${variants[*]} (see check.log)"; exit 1; }
