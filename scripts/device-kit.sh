@@ -7,7 +7,8 @@
 #   jre.tar.xz       a JRE made with jlink from the JDK 25 here: the modules the project and TornadoVM need
 #   sdk.tar.xz       the TornadoVM SDK in TD_KIT_SDK (default /opt/tornadovm-ptx, else TORNADOVM_HOME), trimmed to
 #                    the runtime, the OpenCL and PTX drivers and the Graal compiler; its argfile template
-#   app.tar.xz       the project's jars and runtime dependencies, the compiled TornadoVM tests, JUnit's console launcher
+#   app.tar.xz       the project's jars and runtime dependencies, the compiled TornadoVM tests, JUnit's console launcher,
+#                    scripts/DeviceCheck.java compiled (device-check.sh's JVM)
 #   fixtures.tar.xz  the reference cases the GPU checks use (from TD_FIXTURES, default ../shared/fixtures)
 #   pysrc.tar.xz     diffusers v0.27.2 src/ (DIFFUSERS_SRC, default /tmp/td-diffusers/src) and TLD's tld/ package
 #                    (TLD_SRC, default /tmp/td-tld) for the PyTorch comparison: fetched code, packed here only
@@ -55,7 +56,7 @@ store_jars() {
 # 1. the project, built with the TornadoVM profile against the kit's SDK (tests compiled, not run)
 echo "device-kit: building the project with the TornadoVM profile..."
 TORNADOVM_HOME="$sdk" ./mvnw -B -q -Ptornado -DskipTests package dependency:build-classpath \
-  -Dmdep.outputFile=target/classpath.txt -Dmdep.includeScope=runtime >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; fail "build failed"; }
+  -Dmdep.outputFile=target/classpath.txt -DincludeScope=runtime >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; fail "build failed"; }
 main_src=$(grep -rl --include=Diffuse.java "static void main" . | grep /src/main/java/ | head -1)
 [ -n "$main_src" ] || fail "the Diffuse main class was not found"
 main_module=${main_src#./}; main_module=${main_module%%/src/main/java/*}
@@ -74,6 +75,8 @@ done
 [ ${#tests[@]} -gt 0 ] || fail "no TornadoVM test classes found (*/src/tornado/test/java)"
 ./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.13.4 -DoutputDirectory="$work/app/junit" >>"$work/build.log" 2>&1 \
   || { tail -20 "$work/build.log" >&2; fail "cannot get JUnit's console launcher"; }
+# device-check's one JVM for all its sections
+"$JAVA_HOME/bin/javac" -nowarn --release 25 -d "$work/app/check" -cp "$work/app/lib/*:$work/app/junit/*" scripts/DeviceCheck.java || fail "cannot compile scripts/DeviceCheck.java"
 { echo "main=$main_class"; echo "tests=${tests[*]}"; echo "built=$(date -u +%FT%TZ) $(git rev-parse --short HEAD)$(git diff --quiet || echo '+changes')"; } > "$work/app/kit.properties"
 cp tornado.properties "$work/app/"
 store_jars "$work/app"

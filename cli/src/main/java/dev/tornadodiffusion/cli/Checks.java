@@ -1,7 +1,12 @@
 package dev.tornadodiffusion.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tornadodiffusion.diffusion.pipelines.ImageSize;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
+import dev.tornadodiffusion.nn.vae.AutoencoderKLConfig;
+import dev.tornadodiffusion.tensor.Tensor;
 import dev.tornadodiffusion.weights.Json;
+import dev.tornadodiffusion.weights.JsonConfig;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -47,6 +52,18 @@ final class Checks {
         }
     }
 
+    /** The size an init image renders at ({@link ImageSize#initImage}, with the model's VAE factor); above the limit a usage error. */
+    static ImageSize initImageSize(Path model, Tensor image, Args a) throws IOException {
+        Path vae = model.resolve("vae").resolve("config.json");
+        int factor = Files.isRegularFile(vae) ? AutoencoderKLConfig.from(JsonConfig.read(vae)).downscale() : 8;
+        try {
+            return ImageSize.initImage(image.dim(1), image.dim(0), a.has("width") ? a.getInt("width", 0) : null,
+                    a.has("height") ? a.getInt("height", 0) : null, factor);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+    }
+
     /** A server takes prompts: its pipeline needs a text encoder. */
     static void serve(Path model) throws IOException {
         Path index = model.resolve("model_index.json");
@@ -71,7 +88,7 @@ final class Checks {
             return;
         }
         try {
-            dev.tornadodiffusion.diffusion.schedulers.Samplers.check(name);
+            Samplers.check(name);
         } catch (IllegalArgumentException e) {
             throw new UsageException("--sampler: " + e.getMessage());
         }

@@ -24,7 +24,8 @@ public final class Diffuse {
         System.exit(run(argv));
     }
 
-    static int run(String[] argv) {
+    /** Runs one command and returns its exit code (scripts/DeviceCheck.java runs several in one JVM). */
+    public static int run(String[] argv) {
         if (argv.length == 0 || argv[0].equals("help") || argv[0].equals("--help") || argv[0].equals("-h")) {
             System.out.println(usage());
             return argv.length == 0 ? 2 : 0;

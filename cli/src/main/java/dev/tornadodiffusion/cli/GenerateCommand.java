@@ -70,7 +70,11 @@ final class GenerateCommand implements Command {
                 // diffusers' inpainting pipelines start from pure noise unless told otherwise
                 .strength(a.getFloat("strength", a.has("mask") ? 1f : 0.8f));
         if (a.has("mask") && !a.has("init-image")) throw new UsageException("--mask needs --init-image (the image to inpaint)");
-        if (a.has("init-image")) rb.initImage(Images.read(Path.of(a.get("init-image", null))));
+        if (a.has("init-image")) {
+            Tensor init = Images.read(Path.of(a.get("init-image", null)));
+            System.err.println("generate: " + Checks.initImageSize(model, init, a).rule());
+            rb.initImage(init);
+        }
         if (a.has("mask")) rb.mask(Images.read(Path.of(a.get("mask", null))));
         int previewEvery = a.getInt("preview-every", 0);
         if (previewEvery < 0) throw new UsageException("--preview-every must be at least 1, got " + previewEvery);

@@ -2,6 +2,7 @@ package dev.tornadodiffusion.cli;
 
 import dev.tornadodiffusion.diffusion.image.Png;
 import dev.tornadodiffusion.diffusion.pipelines.LoadOptions;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -33,7 +33,7 @@ final class TrainCommand implements Command {
 
     @Override
     public String usage() {
-        return "vae|sd|tld --out DIR [--data shapes|FOLDER] [--resolution 64] [--steps N] [--batch N] [--accumulate N] [--lr X] [--warmup N]"
+        return "vae|sd|tld --out DIR [--data shapes|FOLDER] [--resolution 64] [--steps N] [--stop-at N] [--batch N] [--accumulate N] [--lr X] [--warmup N]"
                 + " [--weight-decay X] [--clip X] [--ema X] [--seed N] [--log-every N] [--sample-every N] [--checkpoint-every N]"
                 + " [--vae DIR] [--text-encoder DIR] [--tokenizer DIR] [--config FILE.json] [--prediction epsilon|v_prediction] [--kl X] [--crop N] [--init MODEL_DIR] [--latent-cache N] [--freeze-text-encoder] [--decoder-only] [--f32]";
     }
@@ -41,7 +41,7 @@ final class TrainCommand implements Command {
     @Override
     public int run(String[] argv) throws Exception {
         Args a = new Args(argv, Set.of("out", "data", "resolution", "steps", "batch", "accumulate", "lr", "warmup", "weight-decay", "clip", "ema",
-                "seed", "log-every", "sample-every", "checkpoint-every", "vae", "text-encoder", "tokenizer", "config", "prediction", "kl", "size", "crop", "init", "latent-cache"), Set.of("f32", "freeze-text-encoder", "decoder-only"));
+                "stop-at", "seed", "log-every", "sample-every", "checkpoint-every", "vae", "text-encoder", "tokenizer", "config", "prediction", "kl", "size", "crop", "init", "latent-cache"), Set.of("f32", "freeze-text-encoder", "decoder-only"));
         if (a.positional().size() != 1) throw new UsageException("name one model to train: vae, sd or tld");
         String kind = a.positional().getFirst();
         if (!Set.of("vae", "sd", "tld").contains(kind)) throw new UsageException("unknown model '" + kind + "' (vae, sd or tld)");
@@ -53,6 +53,10 @@ final class TrainCommand implements Command {
         CaptionedImages data = dataArg.equals("shapes") ? new ShapesDataset(seed, a.getInt("size", 1 << 20), resolution, false)
                 : ImageFolder.open(Path.of(dataArg), resolution);
         int steps = a.getInt("steps", 2000);
+        // a run stopped early on purpose: the learning-rate schedule still spans --steps, and the same command with a
+        // later --stop-at (or none) continues it exactly
+        int stopAt = a.getInt("stop-at", steps);
+        if (stopAt <= 0 || stopAt > steps) throw new UsageException("--stop-at must be in 1.." + steps + ", got " + stopAt);
         Trainer.Settings settings = new Trainer.Settings(steps, a.getInt("batch", 16), a.getInt("accumulate", 1), a.getFloat("lr", 1e-3f),
                 a.getInt("warmup", Math.min(100, steps / 10 + 1)), 0.1, a.getFloat("weight-decay", 0.01f), a.getFloat("clip", 1f),
                 a.getFloat("ema", 0.999f), a.getInt("log-every", 10), a.getInt("sample-every", 500), a.getInt("checkpoint-every", 100), seed,
@@ -93,7 +97,7 @@ final class TrainCommand implements Command {
             var frozenVae = task instanceof TextToImageTask t ? t.vae() : ((TldTask) task).vae();
             trainOn = new dev.tornadodiffusion.training.data.LatentCache(data, frozenVae, Math.min(data.size(), a.getInt("latent-cache", 0)), System.out);
         }
-        Trainer.Result r = new Trainer(task, tape, trainOn, settings, out).run(System.out);
+        Trainer.Result r = new Trainer(task, tape, trainOn, settings, out).run(System.out, stopAt);
         System.out.printf("train %s: %d steps in %.1f min, final loss %.4f; model at %s%n", kind, r.losses().size(), (System.nanoTime() - t0) / 60e9,
                 r.losses().isEmpty() ? Double.NaN : r.losses().getLast(), out.resolve("model"));
         if (data instanceof ShapesDataset && !kind.equals("vae")) {

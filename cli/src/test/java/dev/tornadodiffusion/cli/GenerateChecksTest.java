@@ -228,6 +228,12 @@ class GenerateChecksTest {
         var strength = diffuse("generate", "--model", TINY.toString(), "--prompt", "x", "--init-image", init.toString(), "--strength", "2");
         assertEquals(2, strength.code());
         assertTrue(strength.err().contains("--strength must be in (0, 1]"), strength.err());
+        Path photo = dir.resolve("photo.png");
+        ImageIO.write(new BufferedImage(3000, 2000, BufferedImage.TYPE_INT_RGB), "png", photo.toFile());
+        var big = diffuse("generate", "--model", TINY.toString(), "--prompt", "x", "--init-image", photo.toString());
+        assertEquals(2, big.code(), big.err());
+        assertTrue(big.err().contains("init image 3000x2000 -> 3000x2000 (its own size): 3000x2000 is above the pipelines' limit"), big.err());
+        assertFalse(big.err().contains("loaded in"), big.err());
     }
 
     @Test

@@ -71,6 +71,8 @@ class GenerateCommandTest {
                 "--init-image", init.toString(), "--mask", mask.toString(), "--preview-every", "1", "--out", out.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(Files.isRegularFile(dir.resolve("cat-preview.png")), r.err());
+        assertTrue(r.err().contains("generate: init image 32x32 -> 32x32 (its own size)"), "the size rule is said: " + r.err());
+        assertEquals(32, ImageIO.read(out.toFile()).getWidth(), "rendered at the init image's size, not the model's 64");
         String params = textChunk(out, "parameters");
         assertTrue(params.contains("Sampler: DPM++ 2M Karras") && params.contains("Denoising strength: 1.0"), params);
     }

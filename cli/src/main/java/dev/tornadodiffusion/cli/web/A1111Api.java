@@ -6,14 +6,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
 import dev.tornadodiffusion.cli.Images;
-import dev.tornadodiffusion.cli.Samplers;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 import dev.tornadodiffusion.tensor.Tensor;
 
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -150,7 +148,8 @@ final class A1111Api {
                 throw new Http.Refused(422, "'init_images' must be a list with one base64 image");
             if (images.size() > 1) ignored.add("init_images[1:]");
             if (j.has("resize_mode") && j.get("resize_mode").asInt(-1) != 0) ignored.add("resize_mode");
-            init = Images.toTensor(resize(decodeImage(images.get(0).asText()), width, height));
+            // A1111's resize_mode 0 ("just resize"): the pipeline stretches the image to width x height (Lanczos, as A1111)
+            init = Images.toTensor(decodeImage(images.get(0).asText()));
             if (j.has("denoising_strength")) strength = RequestJson.number(j, "denoising_strength", 0, 1);
             if (strength == 0) throw new Http.Refused(422, "'denoising_strength' 0 leaves the image as it is; use a value in (0, 1]");
         }
@@ -279,15 +278,5 @@ final class A1111Api {
         } catch (IOException e) {
             throw new Http.Refused(422, "init image: cannot be read (" + e.getMessage() + ")");
         }
-    }
-
-    /** A1111's resize_mode 0 ("just resize"): the init image is stretched to width x height. */
-    private static BufferedImage resize(BufferedImage img, int width, int height) {
-        BufferedImage out = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = out.createGraphics();
-        g.setRenderingHint(RenderingHints.KEY_INTERPOLATION, RenderingHints.VALUE_INTERPOLATION_BILINEAR);
-        g.drawImage(img, 0, 0, width, height, null);
-        g.dispose();
-        return out;
     }
 }

@@ -8,7 +8,7 @@ import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
 import dev.tornadodiffusion.diffusion.pipelines.Pipeline;
-import dev.tornadodiffusion.cli.Samplers;
+import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 import dev.tornadodiffusion.weights.Json;
 
 import java.io.IOException;

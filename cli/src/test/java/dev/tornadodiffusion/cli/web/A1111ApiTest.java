@@ -109,7 +109,8 @@ class A1111ApiTest {
             names.add(x.get("name").asText());
             assertTrue(x.get("aliases").isArray() && x.get("options").isObject(), x.toString());
         }
-        assertTrue(names.containsAll(List.of("Euler a", "Euler", "DPM++ 2M", "DDIM")), names.toString());
+        // the schedulers' one table: every sampler generate runs, the Karras variants apart as A1111 lists them
+        assertTrue(names.containsAll(List.of("Euler a", "Euler", "DPM++ 2M", "DDIM", "DPM2 a", "DPM++ 2M SDE Karras", "TCD")), names.toString());
         for (String name : names)  // every listed sampler runs
             s.json("POST", "/sdapi/v1/txt2img", "{\"prompt\": \"x\", \"steps\": 2, \"width\": 16, \"height\": 16, \"sampler_name\": \"" + name + "\"}", 200);
         JsonNode models = s.json("GET", "/sdapi/v1/sd-models", null, 200);
@@ -168,12 +169,7 @@ class A1111ApiTest {
                 {"/sdapi/v1/img2img", "{\"prompt\": \"x\", \"init_images\": [\"a\"]}", "422", "base64"},
                 {"/sdapi/v1/img2img", "{\"prompt\": \"x\", \"init_images\": [\"aGVsbG8=\"]}", "422", "not an image"},
                 {"/sdapi/v1/options", "{}", "404", "A1111 subset"}};
-        for (String[] c : cases) {
-            HttpResponse<byte[]> r = s.send("POST", c[0], c[1]);
-            String text = new String(r.body(), StandardCharsets.UTF_8);
-            assertEquals(Integer.parseInt(c[2]), r.statusCode(), c[1] + " -> " + text);
-            assertTrue(text.contains(c[3]) && !text.contains("\n"), c[1] + " -> " + text);
-        }
+        for (String[] c : cases) s.refused("POST", c[0], c[1], Integer.parseInt(c[2]), c[3]);
         assertEquals(405, s.send("GET", "/sdapi/v1/txt2img", null).statusCode());
     }
 }

@@ -56,6 +56,15 @@ final class TinyServer implements AutoCloseable {
         return Http.JSON.readTree(text);
     }
 
+    /** Sends a bad request and checks the refusal: the status, one line of text naming {@code part}; returns that text. */
+    String refused(String method, String path, String body, int status, String part) throws Exception {
+        HttpResponse<byte[]> r = send(method, path, body);
+        String text = new String(r.body(), StandardCharsets.UTF_8);
+        if (r.statusCode() != status || !text.contains(part) || text.contains("\n"))
+            throw new AssertionError(method + " " + path + " " + body + " -> " + r.statusCode() + " " + text + " (expected " + status + " naming '" + part + "' in one line)");
+        return text;
+    }
+
     /** Polls {@code path} until {@code done} holds (or fails after {@link #WAIT}). */
     JsonNode poll(String path, Predicate<JsonNode> done) throws Exception {
         long end = System.nanoTime() + WAIT.toNanos();

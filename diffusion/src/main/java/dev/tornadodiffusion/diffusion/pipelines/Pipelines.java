@@ -1,9 +1,6 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tornadodiffusion.diffusion.schedulers.Samplers;
-import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.weights.JsonConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextConfig;
@@ -23,10 +20,8 @@ import dev.tornadodiffusion.weights.WeightFormatException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Locale;
-import java.util.Map;
 
-/** Loading a pipeline folder by its model_index.json, and what the pipelines share: samplers and the parameters text. */
+/** Loading a pipeline folder by its model_index.json. */
 public final class Pipelines {
     private Pipelines() {}
 
@@ -52,8 +47,9 @@ public final class Pipelines {
                 throw new IllegalArgumentException("a TAESD decoder needs a UNet pipeline; " + dir + " is " + cls);
             }
             try {
-                u.tinyVae = AutoencoderTiny.load(options.vaeTiny(), be, null);
-                int down = u.tinyVae.config.downscale(), channels = u.tinyVae.config.latent_channels();
+                AutoencoderTiny tiny = AutoencoderTiny.load(options.vaeTiny(), be, null);
+                u.vaeStage = new VaeStage(u.vae, tiny);
+                int down = tiny.config.downscale(), channels = tiny.config.latent_channels();
                 if (down != u.vaeScaleFactor || channels != u.vae.config.latent_channels())
                     throw new IllegalArgumentException("the TAESD at " + options.vaeTiny() + " decodes 1/" + down + " latents of " + channels
                             + " channels; " + dir + " makes 1/" + u.vaeScaleFactor + " latents of " + u.vae.config.latent_channels()
@@ -150,10 +146,5 @@ public final class Pipelines {
         Path p = dir.resolve(name);
         if (!Files.isDirectory(p)) throw new WeightFormatException(dir + ": model_index.json names '" + name + "' but the folder " + p + " is missing");
         return p;
-    }
-
-    /** The folder's scheduler, or the one {@code sampler} names (see {@link Samplers}) built from the folder's config. */
-    static Scheduler scheduler(SchedulerConfig config, String sampler) {
-        return Samplers.create(sampler, config);
     }
 }

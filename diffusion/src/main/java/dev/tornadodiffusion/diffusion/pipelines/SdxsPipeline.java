@@ -1,6 +1,5 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
-import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.nn.tokenizers.Tokenizer;
 import dev.tornadodiffusion.nn.tokenizers.TokenizerJson;
@@ -113,7 +112,8 @@ public final class SdxsPipeline extends UNetPipeline {
 
     /** The card's conditioning: one token per prompt, negative prompt "" unless given; precomputed embeddings [B, D] or [B, 1, D]. */
     @Override
-    Prompt encodePrompt(GenerationRequest r, boolean doCfg) {
+    Conditioning.Prompt encodePrompt(GenerationRequest r, Plan plan) {
+        boolean doCfg = plan.doCfg();
         Tensor cond = r.embeddings().prompt() != null ? oneToken(r.embeddings().prompt()) : encodePrompts(List.of(r.prompt()));
         Tensor negative = null;
         if (doCfg) {
@@ -121,16 +121,11 @@ public final class SdxsPipeline extends UNetPipeline {
                     : encodePrompts(List.of(r.negativePrompt() == null ? "" : r.negativePrompt()));
             negative = Batch.repeatEach(be, uncond, r.batch());
         }
-        return new Prompt(Batch.repeatEach(be, cond, r.batch()), negative, null, null);
+        return new Conditioning.Prompt(Batch.repeatEach(be, cond, r.batch()), negative);
     }
 
     @Override
-    Tensor img2imgTimesteps(Scheduler s, int steps, GenerationRequest r) {
-        return s.img2imgTimesteps(steps, r.img2img().strength());
-    }
-
-    @Override
-    int[] img2imgSize(Tensor initImage) { return new int[]{defaultHeight(), defaultWidth()}; }
+    PreparedLatents.Img2ImgTimesteps img2imgTimesteps() { return PreparedLatents.Img2ImgTimesteps.STRENGTH; }
 
     @Override
     public UNetPipeline withScheduler(SchedulerConfig config) {

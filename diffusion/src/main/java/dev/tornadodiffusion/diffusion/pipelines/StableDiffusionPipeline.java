@@ -2,7 +2,6 @@ package dev.tornadodiffusion.diffusion.pipelines;
 
 import dev.tornadodiffusion.diffusion.prompts.PromptChunks;
 import dev.tornadodiffusion.diffusion.prompts.WeightedPromptEncoder;
-import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;
 import dev.tornadodiffusion.nn.clip.ClipTokenizer;
@@ -17,7 +16,6 @@ import java.util.List;
 /**
  * diffusers' StableDiffusionPipeline (SD 1.x / 2.x) and, with an init image, StableDiffusionImg2ImgPipeline:
  * one CLIP text encoder whose last hidden state conditions the UNet; the rest is {@link UNetPipeline}'s skeleton.
- * Image-to-image renders at the requested size, else the default size.
  */
 public final class StableDiffusionPipeline extends UNetPipeline {
     final ClipTokenizer tokenizer;
@@ -52,7 +50,8 @@ public final class StableDiffusionPipeline extends UNetPipeline {
      * padded with empty chunks to the longer one.
      */
     @Override
-    Prompt encodePrompt(GenerationRequest r, boolean doCfg) {
+    Conditioning.Prompt encodePrompt(GenerationRequest r, Plan plan) {
+        boolean doCfg = plan.doCfg();
         if ((r.embeddings().prompt() == null || (doCfg && r.embeddings().negativePrompt() == null)) && text_encoder == null)
             throw new IllegalArgumentException(folder + " has no text encoder: pass prompt embeddings instead of a prompt");
         boolean negativeText = doCfg && r.embeddings().negativePrompt() == null;
@@ -72,21 +71,15 @@ public final class StableDiffusionPipeline extends UNetPipeline {
                 throw new IllegalArgumentException("the prompt embeddings have " + cond.dim(1) + " tokens, the negative prompt " + uncond.dim(1) + ": pass negative prompt embeddings");
             negative = Batch.repeatEach(be, uncond, r.batch());
         }
-        return new Prompt(Batch.repeatEach(be, cond, r.batch()), negative, null, null);
+        return new Conditioning.Prompt(Batch.repeatEach(be, cond, r.batch()), negative);
     }
 
     private Tensor encodeText(PromptChunks chunks, int clipSkip) {
         return WeightedPromptEncoder.encode(List.of(chunks), tokenizer, ids -> new Tensor[]{text_encoder.promptStates(ids, clipSkip)}).hiddenStates();
     }
 
-    /** StableDiffusionImg2ImgPipeline.get_timesteps: the strength's share of the schedule (setting the scheduler's begin index). */
     @Override
-    Tensor img2imgTimesteps(Scheduler s, int steps, GenerationRequest r) {
-        return s.img2imgTimesteps(steps, r.img2img().strength());
-    }
-
-    @Override
-    int[] img2imgSize(Tensor initImage) { return new int[]{defaultHeight(), defaultWidth()}; }
+    PreparedLatents.Img2ImgTimesteps img2imgTimesteps() { return PreparedLatents.Img2ImgTimesteps.STRENGTH; }
 
     @Override
     public UNetPipeline withScheduler(SchedulerConfig config) {

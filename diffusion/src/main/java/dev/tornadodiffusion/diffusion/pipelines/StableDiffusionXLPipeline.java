@@ -1,9 +1,7 @@
 package dev.tornadodiffusion.diffusion.pipelines;
 
-import dev.tornadodiffusion.diffusion.TorchGenerator;
 import dev.tornadodiffusion.diffusion.prompts.PromptChunks;
 import dev.tornadodiffusion.diffusion.prompts.WeightedPromptEncoder;
-import dev.tornadodiffusion.diffusion.schedulers.Scheduler;
 import dev.tornadodiffusion.diffusion.schedulers.SchedulerConfig;
 import dev.tornadodiffusion.nn.clip.ClipTextModel;
 import dev.tornadodiffusion.nn.clip.ClipTokenizer;
@@ -15,8 +13,6 @@ import dev.tornadodiffusion.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.function.Supplier;
 
 /**
  * diffusers' StableDiffusionXLPipeline and StableDiffusionXLImg2ImgPipeline (base, refiner, Turbo / Lightning):
@@ -27,8 +23,7 @@ import java.util.function.Supplier;
  * <p>One class runs both: a request with an init image, or with {@code denoisingStart} and the latents an earlier
  * run stopped at ({@code denoisingEnd}), takes the img2img path; otherwise text-to-image (an Img2Img folder, e.g.
  * the refiner, only does img2img). The refiner has no {@code text_encoder}: only text_encoder_2 encodes the prompt.
- * Image-to-image renders at the init image's own size (cut to a multiple of the VAE factor) unless a size is
- * requested. {@code force_upcast} is a no-op: the VAE runs in float32. The rest is {@link UNetPipeline}'s skeleton.
+ * {@code force_upcast} is a no-op: the VAE runs in float32. The rest is {@link UNetPipeline}'s skeleton.
  */
 public final class StableDiffusionXLPipeline extends UNetPipeline {
     final String className;
@@ -84,24 +79,18 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
             throw new IllegalArgumentException(folder + " is an image-to-image pipeline (" + className + "): pass an init image, or latents with a denoising start");
     }
 
-    /** StableDiffusionXLImg2ImgPipeline.get_timesteps: the strength's share, or the timesteps after the denoising start. */
     @Override
-    Tensor img2imgTimesteps(Scheduler s, int steps, GenerationRequest r) {
-        return s.img2imgTimestepsXL(steps, r.img2img() == null ? 1 : r.img2img().strength(), r.handoff().denoisingStart() == null ? Double.NaN : r.handoff().denoisingStart());
-    }
-
-    @Override
-    int[] img2imgSize(Tensor img) {
-        return new int[]{Math.max(vaeScaleFactor, img.dim(0) / vaeScaleFactor * vaeScaleFactor), Math.max(vaeScaleFactor, img.dim(1) / vaeScaleFactor * vaeScaleFactor)};
-    }
+    PreparedLatents.Img2ImgTimesteps img2imgTimesteps() { return PreparedLatents.Img2ImgTimesteps.STRENGTH_OR_DENOISING_START; }
 
     /**
      * encode_prompt: hidden_states[-(clip_skip + 2)] of each text encoder concatenated on the last axis, the pooled
      * text_embeds of text_encoder_2; the negative is zeros when there is no negative prompt and
-     * force_zeros_for_empty_prompt is set, else the encoded negative prompt (always hidden_states[-2], as diffusers).
+     * force_zeros_for_empty_prompt is set, else the encoded negative prompt (always hidden_states[-2], as diffusers);
+     * with the time ids of the plan's size.
      */
     @Override
-    Prompt encodePrompt(GenerationRequest r, boolean doCfg) {
+    Conditioning.Prompt encodePrompt(GenerationRequest r, Plan plan) {
+        boolean doCfg = plan.doCfg();
         boolean zeroNegative = r.negativePrompt() == null && force_zeros_for_empty_prompt;
         Chunked positive = r.embeddings().prompt() != null ? null : chunks(r.prompt(), r);
         Chunked negativeChunks = doCfg && r.embeddings().negativePrompt() == null && !zeroNegative
@@ -137,8 +126,10 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
             }
         }
         int k = r.batch();
-        return new Prompt(Batch.repeatEach(be, prompt, k), negative == null ? null : Batch.repeatEach(be, negative, k),
-                Batch.repeatEach(be, pooled, k), negativePooled == null ? null : Batch.repeatEach(be, negativePooled, k));
+        Tensor states = Batch.repeatEach(be, prompt, k);
+        return new Conditioning.Prompt(states, negative == null ? null : Batch.repeatEach(be, negative, k),
+                Batch.repeatEach(be, pooled, k), negativePooled == null ? null : Batch.repeatEach(be, negativePooled, k),
+                addTimeIds(r, plan.height(), plan.width(), states.dim(0), doCfg, plan.img2img()));
     }
 
     /** A prompt chunked for each text encoder's tokenizer (null for an absent first encoder). */
@@ -179,7 +170,6 @@ public final class StableDiffusionXLPipeline extends UNetPipeline {
      * img2img puts all negative rows first (and, as diffusers v0.27.2, uses the positive crop coordinates for the
      * negative size ids).
      */
-    @Override
     public Tensor addTimeIds(GenerationRequest r, int height, int width, int n, boolean doCfg, boolean img2img) {
         int[] size = {height, width}, zero = {0, 0};
         int[] orig = or(r.sizeConditioning().originalSize(), size), crops = or(r.sizeConditioning().cropsCoordsTopLeft(), zero), target = or(r.sizeConditioning().targetSize(), size);

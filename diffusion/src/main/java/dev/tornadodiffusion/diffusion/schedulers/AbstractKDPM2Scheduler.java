@@ -92,6 +92,31 @@ abstract class AbstractKDPM2Scheduler extends SigmaScheduler {
         return firstStageSample == null;
     }
 
+    /**
+     * One stage of k-diffusion's DPM-2 at {@code x} with the model output {@code e}: the first stage is an Euler step
+     * from {@code sigma} to {@code sigmaInterpol} that remembers {@code x}; the second steps from the remembered
+     * sample to {@code sigmaTarget} with the slope the model gave at {@code sigmaInterpol}.
+     */
+    float[] dpm2Stage(float[] x, float[] e, float sigma, float sigmaInterpol, float sigmaTarget) {
+        boolean first = inFirstStage();
+        // 1. the clean-sample estimate at the noise level the model saw
+        float[] x0 = predictOriginal(predictionType, first ? sigma : sigmaInterpol, x, e);
+        int n = x.length;
+        float[] prev = new float[n];
+        if (first) {
+            // 2a. Euler to the interpolated sigma, remembering where the step started
+            float dt = sigmaInterpol - sigma;
+            for (int i = 0; i < n; i++) prev[i] = x[i] + (x[i] - x0[i]) / sigma * dt;
+            firstStageSample = x.clone();
+        } else {
+            // 2b. the full step from the remembered sample with the midpoint's slope
+            float dt = sigmaTarget - sigma;
+            for (int i = 0; i < n; i++) prev[i] = firstStageSample[i] + (x[i] - x0[i]) / sigmaInterpol * dt;
+            firstStageSample = null;
+        }
+        return prev;
+    }
+
     @Override
     public Tensor scaleModelInput(Tensor sample, double timestep) {
         startStep(timestep);

@@ -51,25 +51,9 @@ public final class KDPM2AncestralDiscreteScheduler extends AbstractKDPM2Schedule
         int i0 = first ? stepIndex : stepIndex - 1;
         float sigma = sigmas[i0], sigmaInterpol = sigmasInterpol[i0], sigmaUp = sigmasUp[i0];
         float[] noise = values(generator.randn(modelOutput.shape()));
-        float[] x = values(sample), e = values(modelOutput);
-        // 1. the clean-sample estimate at the noise level the model saw
-        float[] x0 = predictOriginal(predictionType, first ? sigma : sigmaInterpol, x, e);
-        int n = x.length;
-        float[] prev = new float[n];
-        if (first) {
-            // 2a. Euler to the interpolated sigma, remembering where the step started
-            float dt = sigmaInterpol - sigma;
-            for (int i = 0; i < n; i++) prev[i] = x[i] + (x[i] - x0[i]) / sigma * dt;
-            firstStageSample = x.clone();
-        } else {
-            // 2b. the step to sigma_down with the midpoint's slope, then noise up to sigma_next
-            float dt = sigmasDown[stepIndex - 1] - sigma;
-            for (int i = 0; i < n; i++) {
-                float p = firstStageSample[i] + (x[i] - x0[i]) / sigmaInterpol * dt;
-                prev[i] = p + noise[i] * sigmaUp;
-            }
-            firstStageSample = null;
-        }
+        // the second stage aims at sigma_down, then adds noise up to sigma_next
+        float[] prev = dpm2Stage(values(sample), values(modelOutput), sigma, sigmaInterpol, first ? Float.NaN : sigmasDown[stepIndex - 1]);
+        if (!first) for (int i = 0; i < prev.length; i++) prev[i] += noise[i] * sigmaUp;
         stepIndex++;
         return new SchedulerOutput(Tensor.of(prev, sample.shape()), null);
     }

@@ -40,22 +40,7 @@ public final class KDPM2DiscreteScheduler extends AbstractKDPM2Scheduler {
         float sigma = first ? sigmas[stepIndex] : sigmas[stepIndex - 1];
         float sigmaInterpol = first ? sigmasInterpol[stepIndex + 1] : sigmasInterpol[stepIndex];
         float sigmaNext = first ? sigmas[stepIndex + 1] : sigmas[stepIndex];
-        float[] x = values(sample), e = values(modelOutput);
-        // 1. the clean-sample estimate at the noise level the model saw
-        float[] x0 = predictOriginal(predictionType, first ? sigma : sigmaInterpol, x, e);
-        int n = x.length;
-        float[] prev = new float[n];
-        if (first) {
-            // 2a. Euler to the interpolated sigma, remembering where the step started
-            float dt = sigmaInterpol - sigma;
-            for (int i = 0; i < n; i++) prev[i] = x[i] + (x[i] - x0[i]) / sigma * dt;
-            firstStageSample = x.clone();
-        } else {
-            // 2b. the full step from the remembered sample with the midpoint's slope
-            float dt = sigmaNext - sigma;
-            for (int i = 0; i < n; i++) prev[i] = firstStageSample[i] + (x[i] - x0[i]) / sigmaInterpol * dt;
-            firstStageSample = null;
-        }
+        float[] prev = dpm2Stage(values(sample), values(modelOutput), sigma, sigmaInterpol, sigmaNext);
         stepIndex++;
         return new SchedulerOutput(Tensor.of(prev, sample.shape()), null);
     }

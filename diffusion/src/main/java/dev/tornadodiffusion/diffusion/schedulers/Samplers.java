@@ -24,7 +24,7 @@ public final class Samplers {
 
     private static final List<Entry> ENTRIES = List.of(
             new Entry("Euler", List.of("euler", "k_euler"), "EulerDiscreteScheduler", Map.of()),
-            new Entry("Euler a", List.of("euler-a", "k_euler_a"), "EulerAncestralDiscreteScheduler", Map.of()),
+            new Entry("Euler a", List.of("euler-a", "k_euler_a", "k_euler_ancestral"), "EulerAncestralDiscreteScheduler", Map.of()),
             new Entry("Heun", List.of("heun", "k_heun"), "HeunDiscreteScheduler", Map.of()),
             new Entry("DPM2", List.of("dpm2", "k_dpm_2"), "KDPM2DiscreteScheduler", Map.of()),
             new Entry("DPM2 a", List.of("dpm2-a", "k_dpm_2_a"), "KDPM2AncestralDiscreteScheduler", Map.of()),
@@ -81,8 +81,10 @@ public final class Samplers {
         String key = sampler.trim().toLowerCase(Locale.ROOT).replaceAll("\\s+", " ");
         boolean trailing = key.endsWith("-trailing");
         if (trailing) key = key.substring(0, key.length() - "-trailing".length());
-        boolean karras = key.endsWith(" karras") || key.endsWith("-karras") || key.endsWith("_karras");
-        if (karras) key = key.substring(0, key.length() - " karras".length());
+        String karrasSuffix = null;
+        for (String k : List.of(" karras", "-karras", "_karras", "_ka")) if (key.endsWith(k)) karrasSuffix = k;
+        boolean karras = karrasSuffix != null;
+        if (karras) key = key.substring(0, key.length() - karrasSuffix.length());
 
         String className = null;
         Map<String, Object> settings = Map.of();
@@ -104,6 +106,37 @@ public final class Samplers {
             throw new IllegalArgumentException("sampler '" + sampler + "': " + className + " has no timestep_spacing option");
 
         return new Resolved(className, settings, karras, trailing, className.toLowerCase(Locale.ROOT).equals(key));
+    }
+
+    /** A sampler as front ends list it: A1111's name, the short name ({@code --sampler}), the other names it answers to. */
+    public record Sampler(String name, String id, List<String> aliases) {}
+
+    /**
+     * Every sampler of the table, then (as A1111 lists them) the Karras variant of each whose class has Karras sigmas,
+     * with A1111's old API names ({@code k_dpmpp_2m_ka}).
+     */
+    public static List<Sampler> all() {
+        List<Sampler> out = new ArrayList<>();
+        for (Entry e : ENTRIES) out.add(new Sampler(e.name, e.aliases.getFirst(), e.aliases.subList(1, e.aliases.size())));
+        for (Entry e : ENTRIES)
+            if (KARRAS.contains(e.className))
+                out.add(new Sampler(e.name + " Karras", e.aliases.getFirst() + "-karras",
+                        e.aliases.stream().skip(1).filter(a -> a.startsWith("k_")).map(a -> a + "_ka").toList()));
+        return out;
+    }
+
+    /** What a pipeline class can run: TLD samples with DPM-Solver++(2M) or DDIM only ({@code TldSampler}), the others with every sampler. */
+    public static List<Sampler> forPipeline(String pipelineClass) {
+        if (pipelineClass.equals("TLDPipeline")) return all().stream().filter(s -> s.id.equals("dpm++2m") || s.id.equals("ddim")).toList();
+        return all();
+    }
+
+    /** The sampler of {@code offered} a name means (A1111 name, short name or other name, any case), or null. */
+    public static Sampler find(List<Sampler> offered, String name) {
+        String k = name.trim().toLowerCase(Locale.ROOT);
+        for (Sampler s : offered)
+            if (s.name.toLowerCase(Locale.ROOT).equals(k) || s.id.equals(k) || s.aliases.contains(k)) return s;
+        return null;
     }
 
     /** The A1111 names, then the short ones. */

@@ -78,17 +78,17 @@ class StableDiffusionXLPipelineTest {
              StableDiffusionXLPipeline encoded = load(TinyFolders.sdxl(dir.resolve("b"), "StableDiffusionXLPipeline", "scheduler", true,
                      ", \"force_zeros_for_empty_prompt\": false"))) {
             GenerationRequest r = GenerationRequest.builder(PROMPT).batch(2).build();
-            UNetPipeline.Prompt z = zeros.encodePrompt(r, true);
+            Conditioning.Prompt z = zeros.encodePrompt(r, plan(true));
             assertClose(Batch.repeat(BE, inputs.get("prompt_embeds"), 2), z.states());
             assertClose(Batch.repeat(BE, inputs.get("pooled_prompt_embeds"), 2), z.pooled());
             assertArrayEquals(new int[]{2, 77, 56}, z.negativeStates().shape());
             assertEquals(0, maxAbs(z.negativeStates()));
             assertEquals(0, maxAbs(z.negativePooled()));
 
-            UNetPipeline.Prompt e = encoded.encodePrompt(r, true);
+            Conditioning.Prompt e = encoded.encodePrompt(r, plan(true));
             assertClose(Batch.repeat(BE, inputs.get("negative_prompt_embeds"), 2), e.negativeStates());
             assertClose(Batch.repeat(BE, inputs.get("negative_pooled_prompt_embeds"), 2), e.negativePooled());
-            assertNull(zeros.encodePrompt(r, false).negativeStates(), "no negative without guidance");
+            assertNull(zeros.encodePrompt(r, plan(false)).negativeStates(), "no negative without guidance");
         }
     }
 
@@ -185,6 +185,11 @@ class StableDiffusionXLPipelineTest {
         return new Progress() {
             @Override public void step(int step, int total, double s, Tensor latents) { steps.add(latents); }
         };
+    }
+
+    /** A text-to-image plan at 64x64, with or without classifier-free guidance, for calling encodePrompt alone. */
+    static Plan plan(boolean doCfg) {
+        return new Plan(1, 7.5f, doCfg, false, new ImageSize(64, 64, "size"));
     }
 
     static Tensor randomImage(long seed, int h, int w) {

@@ -33,9 +33,9 @@ class WeightedPromptPipelineTest {
     void aLongPromptsTailChangesTheConditioning() throws Exception {
         String head = "a red fox in the snow, ".repeat(25); // 150 tokens and more
         try (var p = (StableDiffusionPipeline) Pipeline.load(sd, Backends.cpu(), LoadOptions.DEFAULT)) {
-            Tensor a = p.encodePrompt(GenerationRequest.builder(head + "at night").build(), true).states();
-            Tensor b = p.encodePrompt(GenerationRequest.builder(head + "at dawn").build(), true).states();
-            Tensor negative = p.encodePrompt(GenerationRequest.builder(head + "at night").build(), true).negativeStates();
+            Tensor a = p.encodePrompt(GenerationRequest.builder(head + "at night").build(), StableDiffusionXLPipelineTest.plan(true)).states();
+            Tensor b = p.encodePrompt(GenerationRequest.builder(head + "at dawn").build(), StableDiffusionXLPipelineTest.plan(true)).states();
+            Tensor negative = p.encodePrompt(GenerationRequest.builder(head + "at night").build(), StableDiffusionXLPipelineTest.plan(true)).negativeStates();
             assertEquals(3 * 77, a.dim(1));
             assertEquals(a.dim(1), negative.dim(1), "the negative prompt is padded to the prompt's chunks");
             assertArrayEquals(row(a, 0, 77), row(b, 0, 77), "the first chunk is the same text");
@@ -46,9 +46,9 @@ class WeightedPromptPipelineTest {
     @Test
     void emphasisChangesTheConditioningUnlessLiteral() throws Exception {
         try (var p = (StableDiffusionPipeline) Pipeline.load(sd, Backends.cpu(), LoadOptions.DEFAULT)) {
-            float[] plain = p.encodePrompt(GenerationRequest.builder("a word").build(), false).states().toFloatArray();
-            float[] weighted = p.encodePrompt(GenerationRequest.builder("a (word:1.3)").build(), false).states().toFloatArray();
-            float[] literal = p.encodePrompt(GenerationRequest.builder("a (word:1.3)").literalPrompt(true).build(), false).states().toFloatArray();
+            float[] plain = p.encodePrompt(GenerationRequest.builder("a word").build(), StableDiffusionXLPipelineTest.plan(false)).states().toFloatArray();
+            float[] weighted = p.encodePrompt(GenerationRequest.builder("a (word:1.3)").build(), StableDiffusionXLPipelineTest.plan(false)).states().toFloatArray();
+            float[] literal = p.encodePrompt(GenerationRequest.builder("a (word:1.3)").literalPrompt(true).build(), StableDiffusionXLPipelineTest.plan(false)).states().toFloatArray();
             assertFalse(Arrays.equals(plain, weighted));
             assertFalse(Arrays.equals(weighted, literal));
             assertFalse(Arrays.equals(plain, literal));
@@ -59,8 +59,8 @@ class WeightedPromptPipelineTest {
     void sdxlWeightsBothEncodersAndPoolsTheFirstChunk() throws Exception {
         String head = "a red fox in the snow, ".repeat(15);
         try (var p = (StableDiffusionXLPipeline) Pipeline.load(sdxl, Backends.cpu(), LoadOptions.DEFAULT)) {
-            UNetPipeline.Prompt a = p.encodePrompt(GenerationRequest.builder(head + "(at night:1.4)").negativePrompt("blurry").build(), true);
-            UNetPipeline.Prompt b = p.encodePrompt(GenerationRequest.builder(head + "at night").negativePrompt("blurry").build(), true);
+            Conditioning.Prompt a = p.encodePrompt(GenerationRequest.builder(head + "(at night:1.4)").negativePrompt("blurry").build(), StableDiffusionXLPipelineTest.plan(true));
+            Conditioning.Prompt b = p.encodePrompt(GenerationRequest.builder(head + "at night").negativePrompt("blurry").build(), StableDiffusionXLPipelineTest.plan(true));
             assertEquals(2 * 77, a.states().dim(1));
             assertEquals(56, a.states().dim(2));
             assertEquals(a.states().dim(1), a.negativeStates().dim(1));

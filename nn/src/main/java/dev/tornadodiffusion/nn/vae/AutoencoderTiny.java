@@ -38,16 +38,7 @@ public final class AutoencoderTiny implements AutoCloseable {
     /** A diffusers {@code AutoencoderTiny} folder (config.json + weights), mapped until {@link #close()}; strict. */
     public static AutoencoderTiny load(Path folder, Backend be, String variant) throws IOException {
         AutoencoderTinyConfig config = AutoencoderTinyConfig.from(JsonConfig.read(folder.resolve("config.json")));
-        StateDict weights = ModelFiles.open(folder, variant);
-        try {
-            Params p = new Params(weights, be);
-            AutoencoderTiny vae = new AutoencoderTiny(config, p, weights);
-            p.checkAllUsed();
-            return vae;
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(ModelFiles.open(folder, variant), w -> Params.strict(w, be, p -> new AutoencoderTiny(config, p, w)));
     }
 
     @Override

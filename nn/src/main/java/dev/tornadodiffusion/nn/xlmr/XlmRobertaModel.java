@@ -60,16 +60,7 @@ public final class XlmRobertaModel implements AutoCloseable {
     /** A transformers folder (config.json + the weights {@link ModelFiles} finds), strict: every key must be used. */
     public static XlmRobertaModel load(Path folder, Backend be) throws IOException {
         XlmRobertaConfig config = XlmRobertaConfig.from(JsonConfig.read(folder.resolve("config.json")));
-        StateDict weights = ModelFiles.open(folder, null);
-        try {
-            Params p = new Params(weights, be);
-            XlmRobertaModel model = new XlmRobertaModel(config, p, weights);
-            p.checkAllUsed();
-            return model;
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
+        return StateDict.loadOrClose(ModelFiles.open(folder, null), w -> Params.strict(w, be, p -> new XlmRobertaModel(config, p, w)));
     }
 
     @Override

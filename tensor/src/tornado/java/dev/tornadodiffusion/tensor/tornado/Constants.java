@@ -1,6 +1,7 @@
 package dev.tornadodiffusion.tensor.tornado;
 
 import dev.tornadodiffusion.tensor.Tensor;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 
 import java.util.HashMap;
@@ -15,14 +16,18 @@ import java.util.Map;
 final class Constants {
     private record Entry(TornadoNativeArray buffer, int[] users) {}
 
-    private final Map<Recording.LeafKey, Entry> arrays = new HashMap<>();
+    /** A weight and whether it is stored as fp16 (one weight may be both: an fp16 GEMM operand and a 16-bit embedding table). */
+    private record Key(Recording.LeafKey leaf, boolean half) {}
 
-    /** Gives {@code leaf} the shared array of its weight, made from {@code host} by the first plan that needs it. */
-    synchronized void acquire(Leaf leaf, Tensor host) {
-        Entry e = arrays.get(leaf.key());
+    private final Map<Key, Entry> arrays = new HashMap<>();
+
+    /** Gives {@code leaf} the shared array of its weight, made from {@code host} (as fp16 if {@code half}) by the first plan that needs it. */
+    synchronized void acquire(Leaf leaf, Tensor host, boolean half) {
+        Key key = new Key(leaf.key(), half);
+        Entry e = arrays.get(key);
         if (e == null) {
-            leaf.allocate(host);
-            arrays.put(leaf.key(), new Entry(leaf.buffer, new int[]{1}));
+            leaf.allocate(host, half);
+            arrays.put(key, new Entry(leaf.buffer, new int[]{1}));
         } else {
             leaf.buffer = e.buffer;
             e.users[0]++;
@@ -30,7 +35,8 @@ final class Constants {
     }
 
     synchronized void release(Leaf leaf) {
-        Entry e = arrays.get(leaf.key());
-        if (e != null && e.buffer == leaf.buffer && --e.users[0] == 0) arrays.remove(leaf.key());
+        Key key = new Key(leaf.key(), leaf.buffer instanceof HalfFloatArray);
+        Entry e = arrays.get(key);
+        if (e != null && e.buffer == leaf.buffer && --e.users[0] == 0) arrays.remove(key);
     }
 }

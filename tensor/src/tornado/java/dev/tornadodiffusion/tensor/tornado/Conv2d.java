@@ -2,6 +2,7 @@ package dev.tornadodiffusion.tensor.tornado;
 
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
 import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
 
@@ -50,6 +51,70 @@ final class Conv2d {
                     int idx = wBase + row * k + p;
                     v = format == Gemm.F32 ? w.get(idx) : Gemm.widen(wh.get(idx), tab, format);
                 }
+                as[kk * tile + r] = v;
+            }
+            for (int e = tid; e < tile * ktile; e += threads) {
+                int cc = e % tile, kk = e / tile;
+                int col = col0 + cc, p = k0 + kk;
+                float v = 0f;
+                if (col < pixels && p < k) {
+                    int ci = p / (kh * kw), ky = p / kw % kh, kx = p % kw;
+                    int iy = col / ow * stride - pad + ky, ix = col % ow * stride - pad + kx;
+                    if (iy >= 0 && iy < h && ix >= 0 && ix < wd) v = x.get(xBase + (ci * h + iy) * wd + ix);
+                }
+                bs[kk * tile + cc] = v;
+            }
+            kc.localBarrier();
+            for (int kk = 0; kk < ktile; kk++) {
+                for (int i = 0; i < micro; i++) ar[i] = as[kk * tile + ty + i * nt];
+                for (int j = 0; j < micro; j++) br[j] = bs[kk * tile + tx + j * nt];
+                for (int i = 0; i < micro; i++)
+                    for (int j = 0; j < micro; j++) acc[i * micro + j] += ar[i] * br[j];
+            }
+            kc.localBarrier();
+        }
+        int hasBias = g.get(BIAS), biasOff = g.get(BIAS_OFF), hasRes = g.get(RES);
+        int rBase = g.get(R_OFF) + img * g.get(R_BS), rRs = g.get(R_RS), rCs = g.get(R_CS);
+        for (int i = 0; i < micro; i++) {
+            int row = row0 + ty + i * nt;
+            for (int j = 0; j < micro; j++) {
+                int col = col0 + tx + j * nt;
+                if (row < ocg && col < pixels) {
+                    int o = grp * ocg + row;
+                    float v = acc[i * micro + j];
+                    if (hasBias == 1) v += bias.get(biasOff + o);
+                    if (hasRes == 1) v += res.get(rBase + o * rRs + col * rCs);
+                    out.set((img * oc + o) * pixels + col, v * scale);
+                }
+            }
+        }
+    }
+
+    /** {@link #conv} with the weight in half precision ({@link Gemm#HALF}): only for devices with fp16 (a copy: see {@link Gemm#gemmHalf}). */
+    static void convHalf(KernelContext kc, FloatArray x, HalfFloatArray w, FloatArray bias, FloatArray res, FloatArray out,
+                         IntArray g, int tile, int micro, int ktile, float scale) {
+        int nt = tile / micro, threads = nt * nt;
+        int tx = kc.localIdx, ty = kc.localIdy, z = kc.groupIdz;
+        int row0 = kc.groupIdy * tile, col0 = kc.groupIdx * tile;
+        int c = g.get(C), h = g.get(H), wd = g.get(W), oc = g.get(OC), icg = g.get(ICG), kh = g.get(KH), kw = g.get(KW);
+        int stride = g.get(STRIDE), pad = g.get(PAD), ow = g.get(OW), groups = g.get(GROUPS);
+        int pixels = g.get(OH) * ow, ocg = oc / groups, k = icg * kh * kw;
+        int img = z / groups, grp = z % groups;
+        int xBase = g.get(X_OFF) + (img * c + grp * icg) * h * wd;
+        int wBase = g.get(W_OFF) + grp * ocg * k;
+        float[] as = kc.allocateFloatLocalArray(tile * ktile);
+        float[] bs = kc.allocateFloatLocalArray(tile * ktile);
+        float[] acc = new float[micro * micro];
+        float[] ar = new float[micro];
+        float[] br = new float[micro];
+        for (int i = 0; i < micro * micro; i++) acc[i] = 0f;
+        int tid = ty * nt + tx;
+        for (int k0 = 0; k0 < k; k0 += ktile) {
+            for (int e = tid; e < tile * ktile; e += threads) {
+                int r = e / ktile, kk = e % ktile;
+                int row = row0 + r, p = k0 + kk;
+                float v = 0f;
+                if (row < ocg && p < k) v = w.get(wBase + row * k + p).getFloat32();
                 as[kk * tile + r] = v;
             }
             for (int e = tid; e < tile * ktile; e += threads) {

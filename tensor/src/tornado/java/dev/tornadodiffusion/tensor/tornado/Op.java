@@ -312,11 +312,15 @@ abstract class Op {
             Launch l = pb.launch();
             int nt = l.tile() / l.micro();
             String t = pb.task();
-            pb.graph().task(t, Gemm::gemm, new KernelContext(), pb.floats(a),
-                    format == Gemm.F32 ? pb.floats(b) : pb.noFloats(), format == Gemm.F32 ? pb.noShorts() : pb.shorts(b), pb.table(format),
-                    bias == null ? pb.noFloats() : pb.floats(bias), res == null ? pb.noFloats() : pb.floats(res), pb.out(this),
-                    siblings.length > 0 ? siblings[0].buffer : pb.noOutput(0), siblings.length > 1 ? siblings[1].buffer : pb.noOutput(1),
-                    pb.ints(g), l.tile(), l.micro(), l.ktile(), format, act, scale);
+            FloatArray biasArr = bias == null ? pb.noFloats() : pb.floats(bias), resArr = res == null ? pb.noFloats() : pb.floats(res);
+            FloatArray c1 = siblings.length > 0 ? siblings[0].buffer : pb.noOutput(0), c2 = siblings.length > 1 ? siblings[1].buffer : pb.noOutput(1);
+            if (format == Gemm.HALF)
+                pb.graph().task(t, Gemm::gemmHalf, new KernelContext(), pb.floats(a), pb.halves(b), biasArr, resArr, pb.out(this), c1, c2,
+                        pb.ints(g), l.tile(), l.micro(), l.ktile(), act, scale);
+            else
+                pb.graph().task(t, Gemm::gemm, new KernelContext(), pb.floats(a),
+                        format == Gemm.F32 ? pb.floats(b) : pb.noFloats(), format == Gemm.F32 ? pb.noShorts() : pb.shorts(b), pb.table(format),
+                        biasArr, resArr, pb.out(this), c1, c2, pb.ints(g), l.tile(), l.micro(), l.ktile(), format, act, scale);
             pb.grid(t, grid3(ceilDiv(n(), l.tile()) * nt, ceilDiv(m(), l.tile()) * nt, batch(), nt, nt));
         }
     }
@@ -383,9 +387,13 @@ abstract class Op {
             }
             int format = pb.format(w);
             int nt = l.tile() / l.micro();
-            pb.graph().task(t, Conv2d::conv, new KernelContext(), pb.floats(x),
-                    format == Gemm.F32 ? pb.floats(w) : pb.noFloats(), format == Gemm.F32 ? pb.noShorts() : pb.shorts(w), pb.table(format),
-                    biasArr, resArr, pb.out(this), pb.ints(g), l.tile(), l.micro(), l.ktile(), format, scale);
+            if (format == Gemm.HALF)
+                pb.graph().task(t, Conv2d::convHalf, new KernelContext(), pb.floats(x), pb.halves(w), biasArr, resArr, pb.out(this), pb.ints(g),
+                        l.tile(), l.micro(), l.ktile(), scale);
+            else
+                pb.graph().task(t, Conv2d::conv, new KernelContext(), pb.floats(x),
+                        format == Gemm.F32 ? pb.floats(w) : pb.noFloats(), format == Gemm.F32 ? pb.noShorts() : pb.shorts(w), pb.table(format),
+                        biasArr, resArr, pb.out(this), pb.ints(g), l.tile(), l.micro(), l.ktile(), format, scale);
             int ocg = w.shape[0] / groups;
             pb.grid(t, grid3(ceilDiv(out.shape[2] * out.shape[3], l.tile()) * nt, ceilDiv(ocg, l.tile()) * nt, x.shape[0] * groups, nt, nt));
         }

@@ -9,6 +9,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.arrays.HalfFloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.ShortArray;
 import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 
@@ -229,16 +230,22 @@ final class Plan implements AutoCloseable {
 
         FloatArray floats(Ref r) {
             if (r.isValue()) return r.value.buffer;
-            if (r.raw16) throw new IllegalStateException("16-bit data where F32 is needed: " + r.describe());
-            return (FloatArray) r.leaf.buffer;
+            if (!(r.leaf.buffer instanceof FloatArray f)) throw new IllegalStateException("16-bit data where F32 is needed: " + r.describe());
+            return f;
         }
 
         ShortArray shorts(Ref r) { return (ShortArray) r.leaf.buffer; }
 
-        /** How r's data is stored: {@link Gemm#F32}, or raw {@link Gemm#F16} / {@link Gemm#BF16} words. */
+        HalfFloatArray halves(Ref r) { return (HalfFloatArray) r.leaf.buffer; }
+
+        /** How r's data is stored: {@link Gemm#F32}, raw {@link Gemm#F16} / {@link Gemm#BF16} words, or {@link Gemm#HALF}. */
         int format(Ref r) {
-            if (r.isValue() || !r.raw16) return Gemm.F32;
-            return r.storage.dtype() == dev.tornadodiffusion.tensor.DType.F16 ? Gemm.F16 : Gemm.BF16;
+            if (r.isValue()) return Gemm.F32;
+            return switch (r.leaf.buffer) {
+                case HalfFloatArray h -> Gemm.HALF;
+                case ShortArray s -> r.storage.dtype() == dev.tornadodiffusion.tensor.DType.F16 ? Gemm.F16 : Gemm.BF16;
+                default -> Gemm.F32;
+            };
         }
 
         FloatArray out(Op op) { return op.out.buffer; }

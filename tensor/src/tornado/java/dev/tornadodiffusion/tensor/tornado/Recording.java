@@ -117,10 +117,16 @@ final class Recording {
         List<Op> exec = Fusion.run(ops, results, this);
         for (Leaf l : leaves.values()) {
             if (l.buffer != null || !used(l, exec)) continue;
-            if (l.perCall) l.allocate(recordedHost.get(l));
-            else backend.constants.acquire(l, recordedHost.get(l));
+            if (l.perCall) l.allocate(recordedHost.get(l), false);
+            else backend.constants.acquire(l, recordedHost.get(l), backend.halfStorage(l) && !gatherTable(l, exec));
         }
         plan = Plan.build(name, exec, leaves.values(), results, launch);
+    }
+
+    /** Whether an embedding lookup reads {@code l} (its kernel takes F32 or raw 16-bit tables, not fp16 ones). */
+    private static boolean gatherTable(Leaf l, List<Op> exec) {
+        for (Op op : exec) if (op instanceof Op.Gather g && g.table.leaf == l) return true;
+        return false;
     }
 
     private static boolean used(Leaf l, List<Op> exec) {

@@ -16,7 +16,7 @@ final class Ref {
     final Value value;
     final Tensor host;          // the host tensor this ref was made from (host refs only)
     final Storage storage;      // identity of the host memory it reads (host refs only)
-    final boolean raw16;        // host F16/BF16 read as raw 16-bit words (GEMM weights), else widened to F32
+    final boolean raw16;        // a weight kept 16-bit on the device (host F16/BF16, or F32 stored as fp16), else F32
     final long offset;
     final int[] shape;
     final long[] strides;
@@ -42,6 +42,16 @@ final class Ref {
         boolean keep = raw16 && (t.dtype() == DType.F16 || t.dtype() == DType.BF16);
         return new Ref(null, t, s, keep, t.offset() - s.lo(), t.shape(), t.strides());
     }
+
+    /**
+     * The ref of a GEMM or convolution weight: 16-bit floats kept as stored, and F32 marked for half-precision
+     * storage too if {@code halfF32} (the device stores constants as fp16: {@link TornadoBackend#halfStorage}).
+     */
+    static Ref weight(Tensor t, boolean halfF32) {
+        return halfF32 && t.pending() == null && t.dtype() == DType.F32 ? of(t, false).sixteen() : of(t, true);
+    }
+
+    private Ref sixteen() { return new Ref(value, host, storage, true, offset, shape, strides); }
 
     /** The same memory seen with another shape and strides (element offset relative to this ref's). */
     Ref view(long extraOffset, int[] shape, long[] strides) {

@@ -52,6 +52,11 @@ public final class TornadoBackend implements Backend {
 
     private record EagerKey(String signature, List<Recording.LeafKey> constants) {}
 
+    /** Whether the device stores and converts half floats; then F16 weights are HalfFloatArrays (see {@link #halfStorage}). */
+    final boolean fp16;
+    /** tornado.properties {@code weights.fp16} on a device with fp16: F32 GEMM and convolution weights are stored as fp16 too. */
+    final boolean halfF32;
+
     /** Made once per JVM by {@link TornadoBackendProvider}, after TornadoVM was found to work. */
     TornadoBackend() {
         TornadoSettings.get();
@@ -59,11 +64,20 @@ public final class TornadoBackend implements Backend {
         this.deviceName = device.getDeviceName();
         this.deviceMemory = device.getMaxGlobalMemory();
         this.cudaGraphs = device.getTornadoVMBackend() == TornadoVMBackendType.PTX && TornadoSettings.flag("cuda.graph");
+        this.fp16 = TornadoDevices.fp16(device);
+        this.halfF32 = TornadoSettings.flag("weights.fp16") && fp16;
+        if (TornadoSettings.flag("weights.fp16") && !fp16)
+            System.err.println("tornado: weights.fp16 is set but " + deviceName + " reports no fp16 support (OpenCL cl_khr_fp16): F32 weights stay F32");
         this.launch = TornadoSettings.launch(switch (device.getDeviceType()) {
             case GPU -> "gpu";
             case CPU -> "cpu";
             default -> "accelerator";
         });
+    }
+
+    /** Whether a weight is stored as fp16 on the device: a 16-bit GEMM/convolution weight (not BF16) on a device with fp16. */
+    boolean halfStorage(Leaf l) {
+        return fp16 && l.raw16 && l.storage.dtype() != dev.tornadodiffusion.tensor.DType.BF16;
     }
 
     @Override public String name() { return "tornado"; }
@@ -250,8 +264,8 @@ public final class TornadoBackend implements Backend {
         return Ref.of(emit(new Op.Copy(0, Ref.of(t, false)), t.shape()), false);
     }
 
-    private Ref denseRef(Tensor t, boolean raw16) {
-        Ref r = Ref.of(t, raw16);
+    private Ref denseRef(Tensor t) {
+        Ref r = Ref.of(t, false);
         return r.dense() ? r : gathered(t);
     }
 
@@ -287,7 +301,7 @@ public final class TornadoBackend implements Backend {
 
     /** A 1-D weight (bias, norm scale) as a dense ref, or null. */
     private Ref vector(Tensor t) {
-        return t == null ? null : denseRef(t, false);
+        return t == null ? null : denseRef(t);
     }
 
     private static void check(boolean ok, String message) {
@@ -317,7 +331,7 @@ public final class TornadoBackend implements Backend {
         shape[shape.length - 1] = outF;
         Ref rx = rows(x);
         Ref a = rx.view(0, new int[]{1, rx.shape[0], in}, new long[]{0, rx.strides[0], 1});
-        Ref w = Ref.of(weight, true);
+        Ref w = Ref.weight(weight, halfF32);
         Ref b = w.view(0, new int[]{1, in, outF}, new long[]{0, w.strides[1], w.strides[0]});
         return emit(new Op.MatMul(a, b, vector(bias)), shape);
     }
@@ -333,7 +347,8 @@ public final class TornadoBackend implements Backend {
         int oh = (h + 2 * padding - kh) / stride + 1, ow = (w + 2 * padding - kw) / stride + 1;
         check(oh > 0 && ow > 0, "conv2d: kernel " + kh + "x" + kw + " larger than padded input " + Arrays.toString(x.shape()));
         boolean depthwise = icg == 1 && groups > 1;
-        return emit(new Op.Conv(denseRef(x, false), denseRef(weight, !depthwise), vector(bias), stride, padding, groups), new int[]{n, oc, oh, ow});
+        Ref wr = depthwise ? Ref.of(weight, false) : Ref.weight(weight, halfF32);
+        return emit(new Op.Conv(denseRef(x), wr.dense() ? wr : gathered(weight), vector(bias), stride, padding, groups), new int[]{n, oc, oh, ow});
     }
 
     @Override
@@ -342,7 +357,7 @@ public final class TornadoBackend implements Backend {
         int[] s = x.shape();
         s[s.length - 2] += top + bottom;
         s[s.length - 1] += left + right;
-        return emit(new Op.Pad(denseRef(x, false), left, right, top, bottom), s);
+        return emit(new Op.Pad(denseRef(x), left, right, top, bottom), s);
     }
 
     @Override
@@ -365,7 +380,7 @@ public final class TornadoBackend implements Backend {
     @Override
     public Tensor groupNorm(Tensor x, int groups, Tensor weight, Tensor bias, float eps, boolean silu) {
         check(x.rank() >= 2 && x.dim(1) % groups == 0, "group norm: " + Arrays.toString(x.shape()) + " in " + groups + " groups");
-        return emit(new Op.GroupNorm(denseRef(x, false), vector(weight), vector(bias), groups, eps, silu, launch), x.shape());
+        return emit(new Op.GroupNorm(denseRef(x), vector(weight), vector(bias), groups, eps, silu, launch), x.shape());
     }
 
     @Override

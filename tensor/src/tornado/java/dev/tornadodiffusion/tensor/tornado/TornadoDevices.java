@@ -4,8 +4,10 @@ import uk.ac.manchester.tornado.api.TornadoBackend;
 import uk.ac.manchester.tornado.api.TornadoDeviceMap;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
+import uk.ac.manchester.tornado.api.enums.TornadoVMBackendType;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /** What TornadoVM sees: its backends and their devices. */
@@ -17,6 +19,33 @@ final class TornadoDevices {
             return TornadoExecutionPlan.getTornadoDeviceMap().getNumBackends() > 0;
         } catch (Throwable t) {
             return false;   // ExceptionInInitializerError, NoClassDefFoundError: TornadoVM cannot start here
+        }
+    }
+
+    /**
+     * Whether {@code device} stores and converts half floats: every PTX device (fp16 loads and conversions are in
+     * every PTX ISA TornadoVM targets); an OpenCL device that lists cl_khr_fp16; no other.
+     */
+    static boolean fp16(TornadoDevice device) {
+        TornadoVMBackendType type = device.getTornadoVMBackend();
+        return fp16(type, type == TornadoVMBackendType.OPENCL ? openclExtensions(device) : "");
+    }
+
+    static boolean fp16(TornadoVMBackendType type, String openclExtensions) {
+        return switch (type) {
+            case PTX -> true;
+            case OPENCL -> Arrays.asList(openclExtensions.trim().split("\\s+")).contains("cl_khr_fp16");
+            default -> false;
+        };
+    }
+
+    /** An OpenCL device's extensions (OCLTargetDevice.getDeviceExtensions: a driver class, outside TornadoVM's API); "" if unreadable. */
+    static String openclExtensions(TornadoDevice device) {
+        Object physical = device.getPhysicalDevice();
+        try {
+            return String.valueOf(physical.getClass().getMethod("getDeviceExtensions").invoke(physical));
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return "";
         }
     }
 

@@ -17,9 +17,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Record and replay of whole forward passes: a block shaped like a UNet ResNet + transformer layer (timestep
  * embedding from a scalar the model expands on the host, GroupNorm+SiLU, conv, broadcast time-embedding add,
- * residual and scale, a permute + reshape that the model copies, LayerNorm, cross-attention with BF16 k and v
- * projections of one input (fused into one GEMM), GEGLU) runs as one plan, is replayed with new inputs, and matches
- * the CPU backend on every call.
+ * residual and scale, a permute + reshape that the model copies, LayerNorm, cross-attention with an F16 q and BF16 k
+ * and v projections of one input (fused into one GEMM), GEGLU) runs as one plan, is replayed with new inputs, and
+ * matches the CPU backend on every call. The F16 conv and q weights are fp16 arrays on a device with fp16 (the
+ * Gemm.gemmHalf and Conv2d.convHalf kernels), raw 16-bit words elsewhere.
  */
 class RecordReplayTest {
     static Backend cpu;
@@ -43,7 +44,7 @@ class RecordReplayTest {
     static final class Block {
         final int c = 8, ctxDim = 12;
         final Tensor tW = randn(c, 16), tB = randn(c), gW = randn(c), gB = randn(c), cW = randn(c, c, 3, 3).to(DType.F16), cB = randn(c),
-                lnW = randn(c), lnB = randn(c), qW = randn(c, c), kW = randn(c, ctxDim).to(DType.BF16), vW = randn(c, ctxDim).to(DType.BF16),
+                lnW = randn(c), lnB = randn(c), qW = randn(c, c).to(DType.F16), kW = randn(c, ctxDim).to(DType.BF16), vW = randn(c, ctxDim).to(DType.BF16),
                 oW = randn(c, c), oB = randn(c), ffW = randn(4 * c, c), ffB = randn(4 * c), f2W = randn(c, 2 * c);
         boolean variant;
 
