@@ -34,7 +34,7 @@ import java.util.function.Supplier;
  * untiled one; the parameters text records what ran ({@link GenerationRequest#parameters}).
  */
 public abstract class UNetPipeline implements Pipeline {
-    static final int TILING_ABOVE = 768, VAE_TILE = 512;
+    public static final int TILING_ABOVE = 768, VAE_TILE = 512;
 
     final Path folder;
     public final UNet2DConditionModel unet;
