@@ -1,5 +1,6 @@
 package dev.tornadodiffusion.cli;
 
+import dev.tornadodiffusion.cli.bench.PeakMemory;
 import dev.tornadodiffusion.diffusion.image.Png;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationResult;
@@ -30,7 +31,7 @@ final class GenerateCommand implements Command {
                 + " [--seed N (-1: random, the default)] [--width W --height H (the model's size)] [--batch N (1; image i has seed + i)] [--init-image IMAGE [--mask IMAGE] --strength S (0.8; 1 with a mask)]"
                 + " [--guidance-rescale F (0)] [--clip-skip N (0)] [--unet FILE|DIR] [--lora FILE[:SCALE][,FILE[:SCALE]...]] [--vae-tiny DIR] [--preview-every N] [--literal-prompt] [--variant fp16]"
                 + " [--refiner DIR --denoising-end F (0.8)] [--device cpu|tornado] [--out FILE.png|.jpg (out/DATE-TIME-SEED-I.png)] [--overwrite]"
-                + " [--from-png FILE (its recorded settings; later options win)]" + "\n"
+                + " [--from-png FILE (its recorded settings; later options win)] [--max-memory BYTES[k|m|g]]" + "\n"
                 + "  prompts: A1111 emphasis ((word), (word:1.3), [word], BREAK) and any length (75-token chunks); --literal-prompt: as written\n"
                 + "  --model FILE: a single-file SD 1.x/2.x/SDXL checkpoint, converted once as convert does into a cached folder"
                 + " (~/.cache/tornado-diffusion; -Dtd.cache=DIR); --model-config DIR: its configs, tokenizers and scheduler from a diffusers folder\n"
@@ -44,7 +45,7 @@ final class GenerateCommand implements Command {
         argv = InfoText.expand(argv);
         Args a = new Args(argv, Set.of("prompt", "model", "negative", "steps", "guidance", "sampler", "seed", "width", "height",
                 "batch", "init-image", "strength", "unet", "lora", "variant", "device", "out", "guidance-rescale", "clip-skip",
-                "refiner", "denoising-end", "mask", "vae-tiny", "preview-every", "model-config"), Set.of("overwrite", "literal-prompt"));
+                "refiner", "denoising-end", "mask", "vae-tiny", "preview-every", "model-config", "max-memory"), Set.of("overwrite", "literal-prompt"));
         if (!a.positional().isEmpty()) throw new UsageException("unexpected argument '" + a.positional().get(0) + "'");
         if (!a.has("prompt")) throw new UsageException("--prompt is required");
         Path model = SingleFileModels.folder(Path.of(a.get("model", DEFAULT_MODEL.toString())),
@@ -94,6 +95,11 @@ final class GenerateCommand implements Command {
         LoadOptions options = new LoadOptions(a.get("variant", null), a.has("unet") ? Path.of(a.get("unet", null)) : null, loras,
                 a.has("vae-tiny") ? Path.of(a.get("vae-tiny", null)) : null);
 
+        // refused before loading when it cannot fit: --max-memory, the machine's free memory, this JVM's heap
+        MemoryEstimate need = MemoryEstimate.forPipeline(model, request.width(), request.height(), request.batch(),
+                request.guidanceScale() == null || request.guidanceScale() > 1, options.variant());
+        if (a.has("max-memory")) need.check(ServeCommand.bytes(a.get("max-memory", "")), "--max-memory");
+        need.checkMachine(PeakMemory.resident("VmRSS"));
         var backend = Backends.get(a.get("device", "cpu"));
         if (randomWeights(model))
             System.err.println("generate: " + model + " has RANDOM weights (the bundled tiny model): it makes abstract patterns, not pictures of the prompt; pass --model DIR for a real model");

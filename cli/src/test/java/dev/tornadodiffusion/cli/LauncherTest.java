@@ -52,6 +52,7 @@ class LauncherTest {
         executable(jdk.resolve("bin/java"), """
                 #!/usr/bin/env bash
                 case "$*" in *-XshowSettings*) echo "    java.specification.version = 25" >&2; exit 0 ;; esac
+                case "$*" in *cli.HeapSize*) echo "-Xmx1g"; exit 0 ;; esac
                 if [ -n "${FAKE_JAVA_WAITS:-}" ]; then echo $$ > "$FAKE_JAVA_WAITS"; exec sleep 60; fi
                 echo "%s" >&2
                 for a in "$@"; do echo "$a"; done

@@ -72,15 +72,24 @@ public final class PeakMemory implements Recorder {
         out.printf(Locale.ROOT, "memory: heap %.2f GiB in use at the start (after a full GC); during the timed runs peak %.2f GiB in use "
                         + "(heap pool peaks, garbage included), %s; max heap %.1f GiB%n",
                 startUsed / GIB, peak / GIB, live, Runtime.getRuntime().maxMemory() / GIB);
-        long hwm = peakResidentBytes();
+        long hwm = resident("VmHWM");
         if (hwm >= 0) out.printf(Locale.ROOT, "memory: process peak resident set (VmHWM, whole process so far) %.2f GiB%n", hwm / GIB);
     }
 
-    /** VmHWM of /proc/self/status in bytes, or -1 where there is none (not Linux). */
-    private static long peakResidentBytes() {
+    /** VmHWM (peak) or VmRSS (now) of /proc/self/status in bytes, or -1 where there is none (not Linux). */
+    public static long resident(String key) {
+        return procValue(Path.of("/proc/self/status"), key + ":");
+    }
+
+    /** MemAvailable of /proc/meminfo in bytes: what the machine can give without swapping; -1 where there is none. */
+    public static long availableMemory() {
+        return procValue(Path.of("/proc/meminfo"), "MemAvailable:");
+    }
+
+    private static long procValue(Path file, String key) {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status")))
-                if (line.startsWith("VmHWM:")) return Long.parseLong(line.substring(6).replace("kB", "").trim()) * 1024;
+            for (String line : Files.readAllLines(file))
+                if (line.startsWith(key)) return Long.parseLong(line.substring(key.length()).replace("kB", "").trim()) * 1024;
         } catch (IOException | RuntimeException e) {
             return -1;
         }

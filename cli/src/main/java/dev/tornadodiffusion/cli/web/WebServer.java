@@ -8,6 +8,8 @@ import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import dev.tornadodiffusion.diffusion.pipelines.GenerationRequest;
 import dev.tornadodiffusion.diffusion.pipelines.Pipeline;
+import dev.tornadodiffusion.cli.MemoryEstimate;
+import dev.tornadodiffusion.cli.bench.PeakMemory;
 import dev.tornadodiffusion.diffusion.schedulers.Samplers;
 import dev.tornadodiffusion.weights.Json;
 
@@ -15,6 +17,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,10 +34,19 @@ import java.util.concurrent.Executors;
  * {@link JobQueue}; every request gets an access log line.
  */
 public final class WebServer {
-    /** Per-server limits: waiting jobs, pixels per job (width x height x images), seconds a job may run (0: none). */
-    public record Limits(int queue, long maxPixels, double timeLimitSeconds) {
+    /**
+     * Per-server limits: waiting jobs, pixels per job (width x height x images), the work of a job (pixels x steps),
+     * seconds a job may run (0: none), the memory a job may need by {@link MemoryEstimate} (0: what the machine has free).
+     */
+    public record Limits(int queue, long maxPixels, double timeLimitSeconds, long maxPixelSteps, long maxMemory) {
         public static final long DEFAULT_MAX_PIXELS = 4L * 1024 * 1024;
         public static final double DEFAULT_TIME_LIMIT = 600;
+        /** 150 steps of the largest job. */
+        public static final long DEFAULT_STEPS = 150;
+
+        public Limits(int queue, long maxPixels, double timeLimitSeconds) {
+            this(queue, maxPixels, timeLimitSeconds, maxPixels * DEFAULT_STEPS, 0);
+        }
     }
 
     /** What the page and the A1111 model list show about the loaded model. */
@@ -168,6 +180,14 @@ public final class WebServer {
         if (pixels > limits.maxPixels())
             throw new Http.Refused(400, "the request asks for " + pixels + " pixels (width x height x images), over this server's limit of "
                     + limits.maxPixels() + " per job (serve --max-pixels); ask for fewer or smaller images");
+        long work = 0;
+        for (GenerationRequest r : requests)
+            work += (long) (r.width() == null ? model.width : r.width()) * (r.height() == null ? model.height : r.height()) * r.batch()
+                    * (r.steps() == null ? 50 : r.steps());   // diffusers' default steps
+        if (work > limits.maxPixelSteps())
+            throw new Http.Refused(400, "the request asks for " + work + " pixel-steps (width x height x images x steps), over this server's limit of "
+                    + limits.maxPixelSteps() + " per job (serve --max-pixel-steps); ask for fewer steps or smaller images");
+        for (GenerationRequest r : requests) checkMemory(r);
         return jobs.submit(oneSeedPerImage(requests));
     }
 
@@ -177,6 +197,20 @@ public final class WebServer {
         for (GenerationRequest r : requests)
             for (int i = 0; i < r.batch(); i++) each.add(r.batch() == 1 ? r : r.toBuilder().seed(r.seed() + i).batch(1).build());
         return each;
+    }
+
+    /** A request whose estimated memory cannot fit the server's limit or the machine is refused before it is queued. */
+    private void checkMemory(GenerationRequest r) {
+        try {
+            MemoryEstimate e = MemoryEstimate.forPipeline(model.folder(), r.width() == null ? model.width : r.width(),
+                    r.height() == null ? model.height : r.height(), r.batch(), r.guidanceScale() == null || r.guidanceScale() > 1, null);
+            if (limits.maxMemory() > 0) e.check(limits.maxMemory(), "this server's limit (serve --max-memory)");
+            e.checkMachine(PeakMemory.resident("VmRSS"));
+        } catch (IllegalStateException e) {
+            throw new Http.Refused(400, e.getMessage());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** The job's state as JSON; image URLs when done, the preview as a data URL when asked. */
@@ -229,7 +263,17 @@ public final class WebServer {
     private void generate(HttpExchange ex) throws Exception {
         Http.requireMethod(ex, "POST");
         GenerationRequest r = RequestJson.parse(Http.body(ex, MAX_BODY));
-        Job.Snapshot s = await(submit(List.of(r)));
+        Job job = submit(List.of(r));
+        // nothing is sent before the PNG, so the kernel's view of the connection tells whether the client is still there
+        Job.Snapshot s = job.snapshot();
+        while (!s.finished()) {
+            s = job.awaitChange(s.version(), 1000);
+            if (!s.finished() && ClientConnection.closedByPeer(ex)) {
+                jobs.cancel(job, "the client went away");
+                ex.close();
+                return;
+            }
+        }
         if (s.state() != Job.State.DONE) throw new Http.Refused(s.errorStatus() == 499 ? 503 : s.errorStatus(), s.error());
         Http.send(ex, 200, "image/png", s.images().get(0).png());
     }

@@ -14,8 +14,8 @@ import java.util.function.Supplier;
  * the CPU; up to that size the result is the untiled one. With a TAESD ({@code tiny}, or null) the final decode and
  * the previews use it.
  */
-final class VaeStage {
-    static final int TILING_ABOVE = 768, VAE_TILE = 512;
+public final class VaeStage {
+    public static final int TILING_ABOVE = 768, VAE_TILE = 512;
 
     final AutoencoderKL vae;
     final AutoencoderTiny tiny;
