@@ -37,6 +37,8 @@ public record MemoryEstimate(long mappedWeights, long heapWeights, long activati
     static final long MIB = 1L << 20;
     /** Heap the process holds besides weights and activations: tokenizer tables, configs, PNG encoding, JIT'd code. */
     static final long HEAP_BASE = 192 * MIB;
+    /** What any request holds besides the models' activations: prompt states, latents, scheduler, PNG encoding. */
+    static final long REQUEST_BASE = 24 * MIB;
     /** The part of {@link #HEAP_BASE} a loaded pipeline is known to hold; the rest is room for the collector. */
     static final long HEAP_HELD = 96 * MIB;
 
@@ -96,7 +98,7 @@ public record MemoryEstimate(long mappedWeights, long heapWeights, long activati
         int scale = vae.downscale();
         int sample = unet.sample_size() != null ? unet.sample_size() : 64;
         int w = width != null ? width : sample * scale, h = height != null ? height : sample * scale;
-        long act = Math.max(unetActivations(unet, ceilDiv(h, scale), ceilDiv(w, scale), batch * (guided ? 2 : 1)),
+        long act = REQUEST_BASE + Math.max(unetActivations(unet, ceilDiv(h, scale), ceilDiv(w, scale), batch * (guided ? 2 : 1)),
                 vaeDecodeActivations(vae, h, w, batch));
         return new MemoryEstimate(mapped, heap, act, String.format(Locale.ROOT, "%dx%d x %d image%s", w, h, batch, batch == 1 ? "" : "s"));
     }

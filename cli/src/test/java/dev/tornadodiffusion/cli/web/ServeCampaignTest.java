@@ -26,7 +26,14 @@ class ServeCampaignTest {
     static void start() throws Exception { s = new TinyServer(2, 256 * 256, 120); }
 
     @AfterAll
-    static void stop() { s.close(); }
+    static void stop() {
+        s.close();
+        // the campaign leaves the heap with models and finished jobs' PNGs, not its activations
+        Runtime rt = Runtime.getRuntime();
+        System.gc();
+        long used = rt.totalMemory() - rt.freeMemory();
+        assertTrue(used < 512L << 20, "heap in use after the campaign: " + (used >> 20) + " MiB");
+    }
 
     @Test
     void twentyConcurrentRequestsGetImagesOrQueueFull() throws Exception {
@@ -82,4 +89,49 @@ class ServeCampaignTest {
             assertTrue(body.startsWith("{\"error\":") && !body.contains("\n") && !body.contains("internal error"), shown + " -> " + body);
         }
     }
+
+    @Test
+    void aClientThatGoesAwayCancelsItsJobAndLimitsHold() throws Exception {
+        try (TinyServer t = new TinyServer(new WebServer.Limits(2, 256 * 256, 120, 64 * 64 * 400, 0))) {
+            // POST /generate, then close the socket while the job runs: the queue cancels it
+            try (java.net.Socket socket = new java.net.Socket("127.0.0.1", t.port())) {
+                byte[] body = "{\"prompt\": \"gone\", \"steps\": 400, \"width\": 64, \"height\": 64}".getBytes(StandardCharsets.UTF_8);
+                socket.getOutputStream().write(("POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + body.length
+                        + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                socket.getOutputStream().write(body);
+                socket.getOutputStream().flush();
+                t.poll("/sdapi/v1/progress", j -> j.path("state").path("job").asText().startsWith("job "));
+            }
+            var progress = t.poll("/sdapi/v1/progress", j -> j.path("state").path("interrupted").asBoolean());
+            assertTrue(progress.path("state").path("interrupted").asBoolean(), progress.toString());
+            assertTrue(t.log.toString(StandardCharsets.UTF_8).contains("POST /generate"), "the access log has the abandoned request");
+
+            String[][] cases = {
+                    // pixels x images x steps over --max-pixel-steps (64 * 64 * 400)
+                    {"{\"prompt\": \"x\", \"width\": 64, \"height\": 64, \"steps\": 401}", "400", "--max-pixel-steps"},
+                    {"{\"prompt\": \"x\", \"width\": 64, \"height\": 64, \"batch\": 2, \"steps\": 300}", "400", "--max-pixel-steps"},
+                    {"{\"prompt\": \"x\", \"width\": 1024, \"height\": 1024}", "400", "--max-pixels"}};
+            for (String[] c : cases) {
+                HttpResponse<byte[]> x = t.send("POST", "/generate", c[0]);
+                String text = new String(x.body(), StandardCharsets.UTF_8);
+                assertEquals(Integer.parseInt(c[1]), x.statusCode(), c[0] + " -> " + text);
+                assertTrue(text.contains(c[2]) && !text.contains("\n"), c[0] + " -> " + text);
+            }
+        }
+        // a job past the time limit ends with 503 and the reason
+        try (TinyServer t = new TinyServer(new WebServer.Limits(2, 256 * 256, 0.5, 1L << 40, 0))) {
+            HttpResponse<byte[]> x = t.send("POST", "/generate", "{\"prompt\": \"slow\", \"steps\": 500, \"width\": 256, \"height\": 256}");
+            String text = new String(x.body(), StandardCharsets.UTF_8);
+            assertEquals(503, x.statusCode(), text);
+            assertTrue(text.contains("time limit of"), text);
+        }
+        // the memory a request needs, over --max-memory: refused before it is queued, with the estimate and the limit
+        try (TinyServer t = new TinyServer(new WebServer.Limits(2, 4L << 20, 60, 1L << 40, 1L << 20))) {
+            HttpResponse<byte[]> x = t.send("POST", "/generate", "{\"prompt\": \"x\", \"width\": 64, \"height\": 64}");
+            String text = new String(x.body(), StandardCharsets.UTF_8);
+            assertEquals(400, x.statusCode(), text);
+            assertTrue(text.contains("needs about") && text.contains("serve --max-memory") && text.contains("1 MiB"), text);
+        }
+    }
+
 }

@@ -34,8 +34,12 @@ final class TinyServer implements AutoCloseable {
     final ByteArrayOutputStream log = new ByteArrayOutputStream();
 
     TinyServer(int queue, long maxPixels, double timeLimit) throws Exception {
+        this(new WebServer.Limits(queue, maxPixels, timeLimit));
+    }
+
+    TinyServer(WebServer.Limits limits) throws Exception {
         pipeline = Pipeline.load(TINY, Backends.cpu(), LoadOptions.DEFAULT);
-        server = WebServer.start(pipeline, TINY, "127.0.0.1", 0, new WebServer.Limits(queue, maxPixels, timeLimit),
+        server = WebServer.start(pipeline, TINY, "127.0.0.1", 0, limits,
                 new PrintStream(log, true, StandardCharsets.UTF_8));
     }
 
